@@ -1,0 +1,83 @@
+#include "hub/store/sqlite/migrations.h"
+
+#include <array>
+#include <string_view>
+
+#include "absl/strings/str_cat.h"
+
+namespace accord::store::sqlite {
+namespace {
+
+// Append only: a released migration is never edited.
+constexpr std::array<absl::string_view, 1> kMigrations = {
+    // 1: partners, their certificates, sharing agreements. Times are Unix milliseconds;
+    // enum lists are comma-separated numbers of the accord.v1 enums.
+    R"sql(
+CREATE TABLE partners (
+  id             TEXT PRIMARY KEY,
+  display_name   TEXT NOT NULL UNIQUE,
+  sector         INTEGER NOT NULL,
+  roles          TEXT NOT NULL,
+  state          INTEGER NOT NULL,
+  state_reason   TEXT NOT NULL DEFAULT '',
+  create_time_ms INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE certificates (
+  serial         TEXT PRIMARY KEY,
+  partner_id     TEXT NOT NULL REFERENCES partners(id),
+  not_after_ms   INTEGER NOT NULL,
+  revoked        INTEGER NOT NULL DEFAULT 0
+) STRICT;
+CREATE INDEX certificates_by_partner ON certificates(partner_id);
+
+CREATE TABLE sharing_agreements (
+  id                 TEXT PRIMARY KEY,
+  discloser_partner  TEXT REFERENCES partners(id),
+  discloser_sector   INTEGER NOT NULL,
+  recipient_partner  TEXT REFERENCES partners(id),
+  recipient_sector   INTEGER NOT NULL,
+  purposes           TEXT NOT NULL,
+  categories         TEXT NOT NULL,
+  valid_from_ms      INTEGER NOT NULL,
+  valid_until_ms     INTEGER NOT NULL,
+  description        TEXT NOT NULL,
+  creator_id         TEXT REFERENCES partners(id),
+  create_time_ms     INTEGER NOT NULL
+) STRICT;
+)sql",
+};
+
+absl::StatusOr<int> UserVersion(Connection& conn) {
+  auto stmt = conn.Prepare("PRAGMA user_version");
+  if (!stmt.ok()) return stmt.status();
+  auto row = stmt->Step();
+  if (!row.ok()) return row.status();
+  return static_cast<int>(stmt->Int(0));
+}
+
+}  // namespace
+
+int LatestSchemaVersion() { return static_cast<int>(kMigrations.size()); }
+
+absl::Status Migrate(Connection& conn) {
+  absl::StatusOr<int> version = UserVersion(conn);
+  if (!version.ok()) return version.status();
+  if (*version > LatestSchemaVersion()) {
+    return absl::FailedPreconditionError(absl::StrCat("database schema version ", *version,
+                                                      " is newer than this build of Accord (",
+                                                      LatestSchemaVersion(), ")"));
+  }
+  for (int v = *version; v < LatestSchemaVersion(); ++v) {
+    auto tx = Transaction::Begin(conn);
+    if (!tx.ok()) return tx.status();
+    if (absl::Status s = conn.Exec(kMigrations[v]); !s.ok()) {
+      return absl::Status(s.code(), absl::StrCat("migration ", v + 1, ": ", s.message()));
+    }
+    if (absl::Status s = conn.Exec(absl::StrCat("PRAGMA user_version = ", v + 1)); !s.ok()) return s;
+    if (absl::Status s = tx->Commit(); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace accord::store::sqlite

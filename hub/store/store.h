@@ -1,0 +1,76 @@
+// Store: the only way the hub reads or writes durable state. Implementations keep every SQL
+// statement behind this interface (hub/store/sqlite for the embedded default).
+//
+// Thread-safety: every method may be called concurrently from any thread. Writes are serialised
+// through one writer path; reads see the latest committed state when they start.
+//
+// Errors: NOT_FOUND for a missing record, ALREADY_EXISTS for a duplicate key, INVALID_ARGUMENT
+// naming the field when a referenced record does not exist, FAILED_PRECONDITION for a state change
+// the record's state forbids, and UNAVAILABLE / DATA_LOSS / INTERNAL when storage itself fails —
+// callers must treat those as "nothing decided" (fail closed).
+//
+// A Store must outlive every caller; destroy it only after the server has stopped.
+#ifndef ACCORD_HUB_STORE_STORE_H_
+#define ACCORD_HUB_STORE_STORE_H_
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include "absl/strings/string_view.h"
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "hub/domain/types.h"
+
+namespace accord::store {
+
+// A partner together with the certificate a call presented: what identity checks need.
+struct Credential {
+  domain::Partner partner;
+  domain::Certificate certificate;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Partners ------------------------------------------------------------------------------
+  // Stores a new partner (id, display_name must be unique): ALREADY_EXISTS naming which.
+  virtual absl::Status CreatePartner(const domain::Partner& partner) = 0;
+  // Stores a partner and its first certificate together, or neither.
+  virtual absl::Status CreatePartnerWithCertificate(const domain::Partner& partner,
+                                                    const domain::Certificate& certificate) = 0;
+  virtual absl::StatusOr<domain::Partner> GetPartner(absl::string_view id) = 0;
+  // Up to `limit` partners with id > after_id, ordered by id.
+  virtual absl::StatusOr<std::vector<domain::Partner>> ListPartners(absl::string_view after_id,
+                                                                     int limit) = 0;
+  // ACTIVE ↔ SUSPENDED. REVOKED is final: FAILED_PRECONDITION. Returns the updated partner.
+  virtual absl::StatusOr<domain::Partner> SetPartnerSuspended(absl::string_view id, bool suspended,
+                                                              absl::string_view reason) = 0;
+  // Marks the partner REVOKED and every certificate of it revoked, in one transaction.
+  virtual absl::StatusOr<domain::Partner> RevokePartner(absl::string_view id, absl::string_view reason) = 0;
+
+  // Certificates --------------------------------------------------------------------------
+  // Records a certificate issued to an existing partner.
+  virtual absl::Status AddCertificate(const domain::Certificate& certificate) = 0;
+  // The certificate with this serial and its partner: NOT_FOUND when the hub never issued it.
+  virtual absl::StatusOr<Credential> FindCredential(absl::string_view serial_hex) = 0;
+
+  // Sharing agreements --------------------------------------------------------------------
+  // Assigns the id, stores and returns the agreement. A named partner that does not exist is
+  // INVALID_ARGUMENT naming the field ("sharing_agreement.recipient.partner").
+  virtual absl::StatusOr<domain::SharingAgreement> CreateAgreement(domain::SharingAgreement agreement) = 0;
+  // Up to `limit` agreements with id > after_id, ordered by id.
+  virtual absl::StatusOr<std::vector<domain::SharingAgreement>> ListAgreements(absl::string_view after_id,
+                                                                                int limit) = 0;
+};
+
+// Opens (creating if needed) the embedded SQLite store at `db_file` and applies pending
+// migrations. Fails with a message naming the file when it is not a database, is from a newer
+// version of Accord, or cannot be written.
+absl::StatusOr<std::unique_ptr<Store>> OpenSqliteStore(const std::filesystem::path& db_file);
+
+}  // namespace accord::store
+
+#endif  // ACCORD_HUB_STORE_STORE_H_
