@@ -1,0 +1,317 @@
+#include "hub/cli/accordctl.h"
+
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <functional>
+#include <iostream>
+#include <map>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "accord/sdk/client.h"
+#include "hub/cli/flags.h"
+#include "hub/domain/validation.h"
+#include "hub/security/ca.h"
+#include "hub/security/files.h"
+#include "hub/store/store.h"
+
+namespace accord::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr const char* kUsage = R"(usage: accordctl COMMAND [flags]
+
+Set up a hub:
+  ca init --data-dir DIR [--hostname NAME,...] [--listen HOST:PORT]
+      Creates the hub's certificate authority, its server certificate, hub.json and the database.
+
+Partners (on the hub's data directory; take effect on the partner's very next call):
+  partner enrol --data-dir DIR --name "NAME" --sector SECTOR --roles ROLE[,ROLE...]
+                [--id ID] [--out BUNDLE_DIR] [--valid-days N]
+      Registers a partner and writes its credentials bundle (client.crt, client.key, ca.crt).
+      SECTOR: SCHOOL HEALTH EARLY_HELP SOCIAL_CARE VOLUNTARY LOCAL_AUTHORITY
+      ROLE:   REFERRER PROVIDER DPO ADMIN
+  partner list --data-dir DIR
+  partner suspend --data-dir DIR --id ID --reason "WHY"
+  partner reinstate --data-dir DIR --id ID
+  partner revoke --data-dir DIR --id ID --reason "WHY"      (final)
+
+A running hub:
+  hub status --bundle BUNDLE_DIR [--address HOST:PORT]
+      Checks over mTLS that the hub answers and is serving.
+)";
+
+// The data directory's layout, shared with the hub through hub.json.
+struct Layout {
+  fs::path root;
+  fs::path ca_cert() const { return root / "ca" / "ca.crt"; }
+  fs::path ca_key() const { return root / "ca" / "ca.key"; }
+  fs::path hub_cert() const { return root / "tls" / "hub.crt"; }
+  fs::path hub_key() const { return root / "tls" / "hub.key"; }
+  fs::path config() const { return root / "hub.json"; }
+  fs::path database() const { return root / "accord.db"; }
+  fs::path address() const { return root / "hub.addr"; }
+};
+
+absl::StatusOr<Layout> DataDir(const Flags& flags) {
+  absl::StatusOr<std::string> dir = flags.Require("data-dir");
+  if (!dir.ok()) return dir.status();
+  return Layout{fs::absolute(*dir)};
+}
+
+template <typename Enum>
+absl::StatusOr<Enum> ParseEnum(const std::string& text, const std::string& prefix,
+                               bool (*parse)(const std::string&, Enum*), const std::string& flag) {
+  std::string upper = absl::AsciiStrToUpper(text);
+  if (upper.rfind(prefix, 0) != 0) upper = prefix + upper;
+  Enum value{};
+  if (!parse(upper, &value) || static_cast<int>(value) == 0) {
+    return absl::InvalidArgumentError(absl::StrCat("--", flag, ": unknown value \"", text, "\""));
+  }
+  return value;
+}
+
+absl::StatusOr<security::CertificateAuthority> LoadCa(const Layout& layout) {
+  auto cert = security::ReadFile(layout.ca_cert());
+  if (!cert.ok()) return absl::FailedPreconditionError(absl::StrCat(cert.status().message(), " (run `accordctl ca init` first)"));
+  auto key = security::ReadFile(layout.ca_key());
+  if (!key.ok()) return key.status();
+  return security::CertificateAuthority::FromPem(*cert, *key);
+}
+
+absl::StatusOr<std::unique_ptr<store::Store>> OpenStore(const Layout& layout) {
+  if (!fs::exists(layout.ca_cert())) {
+    return absl::FailedPreconditionError(absl::StrCat(layout.root.string(), " is not a hub data directory (run `accordctl ca init` first)"));
+  }
+  return store::OpenSqliteStore(layout.database());
+}
+
+absl::Status MakePrivateDir(const fs::path& dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return absl::PermissionDeniedError(absl::StrCat("cannot create ", dir.string(), ": ", ec.message()));
+  ::chmod(dir.c_str(), 0700);
+  return absl::OkStatus();
+}
+
+absl::Status CaInit(const Flags& flags) {
+  auto layout = DataDir(flags);
+  if (!layout.ok()) return layout.status();
+  if (fs::exists(layout->ca_key())) {
+    return absl::AlreadyExistsError(absl::StrCat(layout->ca_key().string(),
+                                                 " exists: this hub already has a CA (it is never overwritten)"));
+  }
+  std::string listen = flags.Get("listen", "127.0.0.1:7443");
+  std::vector<std::string> hostnames = absl::StrSplit(flags.Get("hostname", "localhost"), ',', absl::SkipEmpty());
+  for (const fs::path& dir : {layout->root / "ca", layout->root / "tls"}) {
+    if (absl::Status s = MakePrivateDir(dir); !s.ok()) return s;
+  }
+  absl::Time now = absl::Now();
+  auto ca = security::CertificateAuthority::Create("Accord hub CA", now, absl::Hours(24 * 365 * 10));
+  if (!ca.ok()) return ca.status();
+  security::CertificateProfile server;
+  server.common_name = hostnames.empty() ? "localhost" : hostnames.front();
+  server.server = true;
+  server.dns_names = hostnames;
+  server.ip_addresses = {"127.0.0.1", "::1"};
+  server.not_before = now - absl::Minutes(5);
+  server.not_after = now + absl::Hours(24 * 365 * 2);
+  auto hub_cert = ca->Issue(server);
+  if (!hub_cert.ok()) return hub_cert.status();
+
+  for (auto [path, content, mode] :
+       {std::tuple{layout->ca_key(), ca->private_key_pem(), 0600}, std::tuple{layout->ca_cert(), ca->certificate_pem(), 0644},
+        std::tuple{layout->hub_key(), hub_cert->private_key_pem, 0600},
+        std::tuple{layout->hub_cert(), hub_cert->certificate_pem, 0644}}) {
+    if (absl::Status s = security::WriteFileAtomically(path, content, static_cast<mode_t>(mode)); !s.ok()) return s;
+  }
+  std::cout << "Created certificate authority     " << layout->ca_cert().string() << " (key "
+            << layout->ca_key().string() << ", mode 0600)\n";
+  std::cout << "Issued hub server certificate     " << layout->hub_cert().string() << " for "
+            << absl::StrJoin(hostnames, ", ") << ", 127.0.0.1, ::1\n";
+
+  if (!fs::exists(layout->config())) {
+    std::string config = absl::StrCat(R"({
+  "listen_address": ")", listen, R"(",
+  "data_dir": ".",
+  "tls": {
+    "server_cert_file": "tls/hub.crt",
+    "server_key_file": "tls/hub.key",
+    "ca_cert_file": "ca/ca.crt",
+    "ca_key_file": "ca/ca.key"
+  },
+  "logging": { "format": "text" }
+}
+)");
+    if (absl::Status s = security::WriteFileAtomically(layout->config(), config, 0644); !s.ok()) return s;
+    std::cout << "Wrote hub configuration           " << layout->config().string() << "\n";
+  }
+  auto store = store::OpenSqliteStore(layout->database());
+  if (!store.ok()) return store.status();
+  std::cout << "Created partner register          " << layout->database().string() << "\n";
+  return absl::OkStatus();
+}
+
+absl::Status PartnerEnrol(const Flags& flags) {
+  auto layout = DataDir(flags);
+  if (!layout.ok()) return layout.status();
+  auto name = flags.Require("name");
+  if (!name.ok()) return name.status();
+  auto sector_text = flags.Require("sector");
+  if (!sector_text.ok()) return sector_text.status();
+  auto sector = ParseEnum<v1::Sector>(*sector_text, "SECTOR_", &v1::Sector_Parse, "sector");
+  if (!sector.ok()) return sector.status();
+  auto roles_text = flags.Require("roles");
+  if (!roles_text.ok()) return roles_text.status();
+
+  domain::Partner partner;
+  partner.display_name = *name;
+  partner.sector = *sector;
+  for (absl::string_view r : absl::StrSplit(*roles_text, ',', absl::SkipEmpty())) {
+    auto role = ParseEnum<v1::Role>(std::string(absl::StripAsciiWhitespace(r)), "ROLE_", &v1::Role_Parse, "roles");
+    if (!role.ok()) return role.status();
+    partner.roles.push_back(*role);
+  }
+  if (absl::Status s = domain::ValidateNewPartner(partner); !s.ok()) return s;
+  partner.id = flags.Get("id", domain::PartnerIdFromName(partner.display_name));
+  if (absl::Status s = domain::ValidatePartnerId(partner.id, "--id"); !s.ok()) return s;
+  int valid_days = 365;
+  if (flags.Has("valid-days") && (!absl::SimpleAtoi(flags.Get("valid-days"), &valid_days) || valid_days < 1)) {
+    return absl::InvalidArgumentError("--valid-days: must be a positive number");
+  }
+
+  auto ca = LoadCa(*layout);
+  if (!ca.ok()) return ca.status();
+  auto store = OpenStore(*layout);
+  if (!store.ok()) return store.status();
+  partner.create_time = absl::Now();
+  security::CertificateProfile profile;
+  profile.common_name = partner.id;
+  profile.not_before = partner.create_time - absl::Minutes(5);
+  profile.not_after = partner.create_time + absl::Hours(24) * valid_days;
+  auto issued = ca->Issue(profile);
+  if (!issued.ok()) return issued.status();
+  if (absl::Status s = (*store)->CreatePartnerWithCertificate(
+          partner, {issued->serial_hex, partner.id, issued->not_after, false});
+      !s.ok()) {
+    return s;
+  }
+
+  fs::path out = flags.Has("out") ? fs::absolute(flags.Get("out")) : layout->root / "bundles" / partner.id;
+  if (absl::Status s = MakePrivateDir(out); !s.ok()) return s;
+  if (absl::Status s = security::WriteFileAtomically(out / "client.key", issued->private_key_pem, 0600); !s.ok()) return s;
+  if (absl::Status s = security::WriteFileAtomically(out / "client.crt", issued->certificate_pem, 0644); !s.ok()) return s;
+  if (absl::Status s = security::WriteFileAtomically(out / "ca.crt", ca->certificate_pem(), 0644); !s.ok()) return s;
+  if (auto addr = security::ReadFile(layout->address()); addr.ok()) {
+    if (absl::Status s = security::WriteFileAtomically(out / "hub.addr", *addr, 0644); !s.ok()) return s;
+  }
+  std::vector<std::string> role_names;
+  for (auto r : partner.roles) role_names.push_back(v1::Role_Name(r).substr(5));
+  std::cout << "Enrolled partner " << partner.id << " — " << partner.display_name << " ("
+            << v1::Sector_Name(partner.sector).substr(7) << "; " << absl::StrJoin(role_names, ",")
+            << "); credentials bundle: " << out.string() << "\n";
+  return absl::OkStatus();
+}
+
+absl::Status PartnerList(const Flags& flags) {
+  auto layout = DataDir(flags);
+  if (!layout.ok()) return layout.status();
+  auto store = OpenStore(*layout);
+  if (!store.ok()) return store.status();
+  std::string after;
+  std::printf("%-32s %-10s %-16s %-24s %s\n", "ID", "STATE", "SECTOR", "ROLES", "NAME");
+  for (;;) {
+    auto page = (*store)->ListPartners(after, 200);
+    if (!page.ok()) return page.status();
+    for (const domain::Partner& p : *page) {
+      std::vector<std::string> roles;
+      for (auto r : p.roles) roles.push_back(v1::Role_Name(r).substr(5));
+      std::printf("%-32s %-10s %-16s %-24s %s\n", p.id.c_str(), std::string(domain::PartnerStateName(p.state)).c_str(),
+                  v1::Sector_Name(p.sector).substr(7).c_str(), absl::StrJoin(roles, ",").c_str(),
+                  p.display_name.c_str());
+    }
+    if (page->size() < 200) break;
+    after = page->back().id;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status PartnerChangeState(const Flags& flags, const std::string& action) {
+  auto layout = DataDir(flags);
+  if (!layout.ok()) return layout.status();
+  auto id = flags.Require("id");
+  if (!id.ok()) return id.status();
+  std::string reason = flags.Get("reason");
+  if (action != "reinstate") {
+    if (absl::Status s = domain::ValidateReason(reason, "--reason"); !s.ok()) return s;
+  }
+  auto store = OpenStore(*layout);
+  if (!store.ok()) return store.status();
+  absl::StatusOr<domain::Partner> p = action == "revoke" ? (*store)->RevokePartner(*id, reason)
+                                                         : (*store)->SetPartnerSuspended(*id, action == "suspend", reason);
+  if (!p.ok()) return p.status();
+  std::cout << "Partner " << p->id << " is now " << domain::PartnerStateName(p->state)
+            << (reason.empty() ? "" : " (" + reason + ")") << "\n";
+  return absl::OkStatus();
+}
+
+absl::Status HubStatus(const Flags& flags) {
+  auto bundle = flags.Require("bundle");
+  if (!bundle.ok()) return bundle.status();
+  auto channel = sdk::Connect(*bundle, flags.Get("address"));
+  if (!channel.ok()) return channel.status();
+  auto serving = sdk::CheckHealth(*channel);
+  if (!serving.ok()) return absl::UnavailableError(absl::StrCat("hub did not answer: ", serving.status().message()));
+  if (!*serving) return absl::UnavailableError("hub answered but is not serving");
+  std::cout << "Hub is healthy (grpc.health.v1: SERVING) over mTLS\n";
+  return absl::OkStatus();
+}
+
+struct Command {
+  std::set<std::string> flags;
+  std::function<absl::Status(const Flags&)> run;
+};
+
+}  // namespace
+
+int RunAccordctl(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+    std::cout << kUsage;
+    return args.empty() ? 2 : 0;
+  }
+  const std::map<std::string, Command> commands = {
+      {"ca init", {{"data-dir", "hostname", "listen"}, CaInit}},
+      {"partner enrol", {{"data-dir", "name", "sector", "roles", "id", "out", "valid-days"}, PartnerEnrol}},
+      {"partner list", {{"data-dir"}, PartnerList}},
+      {"partner suspend", {{"data-dir", "id", "reason"}, [](const Flags& f) { return PartnerChangeState(f, "suspend"); }}},
+      {"partner reinstate", {{"data-dir", "id"}, [](const Flags& f) { return PartnerChangeState(f, "reinstate"); }}},
+      {"partner revoke", {{"data-dir", "id", "reason"}, [](const Flags& f) { return PartnerChangeState(f, "revoke"); }}},
+      {"hub status", {{"bundle", "address"}, HubStatus}},
+  };
+  std::string name = args.size() >= 2 ? args[0] + " " + args[1] : args[0];
+  auto it = commands.find(name);
+  if (it == commands.end()) {
+    std::cerr << "accordctl: unknown command \"" << name << "\"\n\n" << kUsage;
+    return 2;
+  }
+  auto flags = Flags::Parse(std::vector<std::string>(args.begin() + 2, args.end()), it->second.flags);
+  if (!flags.ok()) {
+    std::cerr << "accordctl " << name << ": " << flags.status().message() << "\n";
+    return 2;
+  }
+  absl::Status status = it->second.run(*flags);
+  if (!status.ok()) {
+    std::cerr << "accordctl " << name << ": " << status.message() << "\n";
+    return status.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+  }
+  return 0;
+}
+
+}  // namespace accord::cli

@@ -1,0 +1,110 @@
+#include "hub/server/config.h"
+
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/util/json_util.h"
+
+namespace accord::server {
+namespace {
+
+absl::Status Invalid(absl::string_view field, absl::string_view why) {
+  return absl::InvalidArgumentError(absl::StrCat(field, ": ", why));
+}
+
+std::string Resolve(const std::string& path, const std::filesystem::path& base) {
+  if (path.empty()) return path;
+  std::filesystem::path p(path);
+  std::filesystem::path resolved = (p.is_absolute() ? p : base / p).lexically_normal();
+  if (!resolved.has_filename() && resolved.has_parent_path()) resolved = resolved.parent_path();
+  return resolved.string();
+}
+
+absl::Status CheckReadableFile(std::string* path, absl::string_view field, const std::filesystem::path& base) {
+  if (path->empty()) return Invalid(field, "is required");
+  *path = Resolve(*path, base);
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(*path, ec)) return Invalid(field, absl::StrCat(*path, ": no such file"));
+  if (::access(path->c_str(), R_OK) != 0) return Invalid(field, absl::StrCat(*path, ": cannot be read"));
+  return absl::OkStatus();
+}
+
+absl::Status CheckListenAddress(const std::string& address) {
+  size_t colon = address.rfind(':');
+  if (address.empty()) return Invalid("listen_address", "is required (host:port)");
+  if (colon == std::string::npos || colon == 0) return Invalid("listen_address", "must be host:port");
+  int port = -1;
+  if (!absl::SimpleAtoi(address.substr(colon + 1), &port) || port < 0 || port > 65535) {
+    return Invalid("listen_address", "port must be a number 0-65535");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<config::v1::HubConfig> ValidateConfig(config::v1::HubConfig c, const std::filesystem::path& base) {
+  if (absl::Status s = CheckListenAddress(c.listen_address()); !s.ok()) return s;
+
+  if (c.data_dir().empty()) return Invalid("data_dir", "is required");
+  c.set_data_dir(Resolve(c.data_dir(), base));
+  std::error_code ec;
+  if (!std::filesystem::is_directory(c.data_dir(), ec)) {
+    return Invalid("data_dir", absl::StrCat(c.data_dir(), ": no such directory"));
+  }
+  if (::access(c.data_dir().c_str(), W_OK | X_OK) != 0) {
+    return Invalid("data_dir", absl::StrCat(c.data_dir(), ": not writable"));
+  }
+
+  config::v1::Tls* tls = c.mutable_tls();
+  if (absl::Status s = CheckReadableFile(tls->mutable_server_cert_file(), "tls.server_cert_file", base); !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = CheckReadableFile(tls->mutable_server_key_file(), "tls.server_key_file", base); !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = CheckReadableFile(tls->mutable_ca_cert_file(), "tls.ca_cert_file", base); !s.ok()) return s;
+  if (!tls->ca_key_file().empty()) {
+    if (absl::Status s = CheckReadableFile(tls->mutable_ca_key_file(), "tls.ca_key_file", base); !s.ok()) return s;
+  }
+
+  config::v1::Limits* limits = c.mutable_limits();
+  constexpr uint32_t kMaxMessage = 256u << 20;
+  if (limits->max_receive_message_bytes() == 0) limits->set_max_receive_message_bytes(4u << 20);
+  if (limits->max_send_message_bytes() == 0) limits->set_max_send_message_bytes(16u << 20);
+  if (limits->max_receive_message_bytes() > kMaxMessage) {
+    return Invalid("limits.max_receive_message_bytes", "at most 268435456");
+  }
+  if (limits->max_send_message_bytes() > kMaxMessage) return Invalid("limits.max_send_message_bytes", "at most 268435456");
+  if (limits->max_page_size() == 0) limits->set_max_page_size(500);
+  if (limits->max_page_size() > 10000) return Invalid("limits.max_page_size", "at most 10000");
+  if (limits->shutdown_grace_ms() == 0) limits->set_shutdown_grace_ms(10000);
+
+  const std::string& format = c.logging().format();
+  if (!format.empty() && format != "json" && format != "text") {
+    return Invalid("logging.format", "must be \"json\" or \"text\"");
+  }
+  return c;
+}
+
+absl::StatusOr<config::v1::HubConfig> LoadConfig(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  if (!in) return absl::InvalidArgumentError(absl::StrCat(file.string(), ": cannot read the configuration file"));
+  std::stringstream text;
+  text << in.rdbuf();
+  config::v1::HubConfig config;
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = false;
+  auto parsed = google::protobuf::util::JsonStringToMessage(text.str(), &config, options);
+  if (!parsed.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(file.string(), ": ", parsed.message().as_string()));
+  }
+  auto valid = ValidateConfig(std::move(config), std::filesystem::absolute(file).parent_path());
+  if (!valid.ok()) return absl::InvalidArgumentError(absl::StrCat(file.string(), ": ", valid.status().message()));
+  return valid;
+}
+
+}  // namespace accord::server

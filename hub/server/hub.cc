@@ -1,0 +1,186 @@
+#include "hub/server/hub.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <optional>
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "hub/log/log.h"
+#include "hub/security/authenticator.h"
+#include "hub/security/ca.h"
+#include "hub/security/files.h"
+#include "hub/server/config.h"
+#include "hub/server/partner_admin_service.h"
+#include "hub/store/store.h"
+
+namespace accord::server {
+namespace {
+
+constexpr const char* kDatabaseFile = "accord.db";
+constexpr const char* kAddressFile = "hub.addr";
+
+// What a client on this machine dials: a wildcard or loopback bind is reached as localhost, the
+// name the hub's certificate carries.
+std::string DialAddress(const std::string& listen, int port) {
+  std::string host = listen.substr(0, listen.rfind(':'));
+  if (host == "0.0.0.0" || host == "[::]" || host == "127.0.0.1" || host == "[::1]") host = "localhost";
+  return absl::StrCat(host, ":", port);
+}
+
+}  // namespace
+
+struct Hub::Parts {
+  config::v1::HubConfig config;
+  std::unique_ptr<store::Store> store;
+  std::optional<security::CertificateAuthority> ca;
+  std::unique_ptr<security::Authenticator> auth;
+  std::unique_ptr<PartnerAdminService> partner_admin;
+  std::unique_ptr<grpc::Server> server;
+  int port = 0;
+  bool stopped = false;
+};
+
+Hub::Hub(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
+
+Hub::~Hub() {
+  Shutdown();
+  // Services go before the store they use.
+  parts_->server.reset();
+  parts_->partner_admin.reset();
+  parts_->auth.reset();
+  parts_->store.reset();
+  log::Info("store_closed");
+}
+
+int Hub::port() const { return parts_->port; }
+
+absl::StatusOr<std::unique_ptr<Hub>> Hub::Start(const config::v1::HubConfig& config) {
+  auto parts = std::make_unique<Parts>();
+  parts->config = config;
+  const config::v1::Tls& tls = config.tls();
+
+  auto server_cert = security::ReadFile(tls.server_cert_file());
+  auto server_key = security::ReadFile(tls.server_key_file());
+  auto ca_cert = security::ReadFile(tls.ca_cert_file());
+  for (const auto* f : {&server_cert, &server_key, &ca_cert}) {
+    if (!f->ok()) return f->status();
+  }
+  if (!tls.ca_key_file().empty()) {
+    auto ca_key = security::ReadFile(tls.ca_key_file());
+    if (!ca_key.ok()) return ca_key.status();
+    auto ca = security::CertificateAuthority::FromPem(*ca_cert, *ca_key);
+    if (!ca.ok()) return absl::InvalidArgumentError(absl::StrCat("tls.ca_key_file: ", ca.status().message()));
+    parts->ca.emplace(std::move(*ca));
+  }
+  auto verifier = security::ClientCertificateVerifier::Create(*ca_cert);
+  if (!verifier.ok()) return absl::InvalidArgumentError(absl::StrCat("tls.ca_cert_file: ", verifier.status().message()));
+
+  std::filesystem::path db = std::filesystem::path(config.data_dir()) / kDatabaseFile;
+  auto store = store::OpenSqliteStore(db);
+  if (!store.ok()) return store.status();
+  parts->store = std::move(*store);
+  parts->auth = std::make_unique<security::Authenticator>(*parts->store, std::move(*verifier));
+  parts->partner_admin = std::make_unique<PartnerAdminService>(
+      *parts->store, *parts->auth, parts->ca ? &*parts->ca : nullptr, static_cast<int>(config.limits().max_page_size()));
+
+  // The handshake asks for a client certificate but leaves judging it to the Authenticator, so a
+  // missing, foreign or expired certificate gets a precise status instead of a failed handshake.
+  // TLS still proves the client holds the certificate's private key.
+  grpc::SslServerCredentialsOptions ssl(GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_BUT_DONT_VERIFY);
+  ssl.pem_root_certs = *ca_cert;
+  ssl.pem_key_cert_pairs.push_back({*server_key, *server_cert});
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(config.listen_address(), grpc::SslServerCredentials(ssl), &parts->port);
+  builder.SetMaxReceiveMessageSize(static_cast<int>(config.limits().max_receive_message_bytes()));
+  builder.SetMaxSendMessageSize(static_cast<int>(config.limits().max_send_message_bytes()));
+  builder.RegisterService(parts->partner_admin.get());
+  parts->server = builder.BuildAndStart();
+  if (!parts->server || parts->port == 0) {
+    return absl::UnavailableError(absl::StrCat("listen_address: cannot listen on ", config.listen_address()));
+  }
+  grpc::HealthCheckServiceInterface* health = parts->server->GetHealthCheckService();
+  health->SetServingStatus("", true);
+  health->SetServingStatus(v1::PartnerAdmin::service_full_name(), true);
+
+  std::string dial = DialAddress(config.listen_address(), parts->port);
+  if (absl::Status s = security::WriteFileAtomically(std::filesystem::path(config.data_dir()) / kAddressFile,
+                                                     dial + "\n", 0644);
+      !s.ok()) {
+    return s;
+  }
+  log::Info("hub_serving", {{"address", dial}, {"port", parts->port}, {"data_dir", config.data_dir()}});
+  return std::unique_ptr<Hub>(new Hub(std::move(parts)));
+}
+
+void Hub::Shutdown() {
+  if (parts_->stopped) return;
+  parts_->stopped = true;
+  log::Info("hub_stopping", {{"grace_ms", parts_->config.limits().shutdown_grace_ms()}});
+  if (auto* health = parts_->server->GetHealthCheckService()) health->Shutdown();
+  parts_->server->Shutdown(std::chrono::system_clock::now() +
+                           std::chrono::milliseconds(parts_->config.limits().shutdown_grace_ms()));
+  parts_->server->Wait();
+  std::error_code ec;
+  std::filesystem::remove(std::filesystem::path(parts_->config.data_dir()) / kAddressFile, ec);
+  log::Info("hub_stopped");
+}
+
+int RunHubMain(int argc, char** argv) {
+  // Block the stop signals before any thread exists, so only sigwait below receives them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  std::string config_path;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--config" && i + 1 < argc) {
+      config_path = argv[++i];
+    } else if (arg.rfind("--config=", 0) == 0) {
+      config_path = arg.substr(9);
+    } else if (arg == "--help" || arg == "-h") {
+      std::printf("usage: accord-hub --config FILE\n  Serves the Accord hub until SIGTERM or SIGINT.\n");
+      return 0;
+    } else {
+      std::fprintf(stderr, "accord-hub: unknown argument %s (try --help)\n", arg.c_str());
+      return 2;
+    }
+  }
+  if (config_path.empty()) {
+    std::fprintf(stderr, "accord-hub: --config FILE is required\n");
+    return 2;
+  }
+  absl::StatusOr<config::v1::HubConfig> config = LoadConfig(config_path);
+  if (!config.ok()) {
+    std::fprintf(stderr, "accord-hub: invalid configuration: %s\n", std::string(config.status().message()).c_str());
+    return 2;
+  }
+  log::SetFormat(config->logging().format() == "text" ? log::Format::kText : log::Format::kJson);
+  absl::StatusOr<std::unique_ptr<Hub>> hub = Hub::Start(*config);
+  if (!hub.ok()) {
+    log::Error("hub_start_failed", {{"error", std::string(hub.status().message())}});
+    std::fprintf(stderr, "accord-hub: cannot start: %s\n", std::string(hub.status().message()).c_str());
+    return 1;
+  }
+  int signal = 0;
+  sigwait(&stop_signals, &signal);
+  log::Info("signal_received", {{"signal", strsignal(signal)}});
+  (*hub)->Shutdown();
+  hub->reset();
+  return 0;
+}
+
+}  // namespace accord::server

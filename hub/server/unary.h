@@ -1,0 +1,34 @@
+// The shape every unary handler shares: authorize the caller for a role, run the body, finish
+// the call exactly once with the body's status.
+#ifndef ACCORD_HUB_SERVER_UNARY_H_
+#define ACCORD_HUB_SERVER_UNARY_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include "hub/log/log.h"
+#include "hub/security/authenticator.h"
+#include "hub/server/convert.h"
+
+namespace accord::server {
+
+// `body(const security::Caller&) -> absl::Status`. Refusals and failures are logged with the
+// method and the caller; successes are not (the sharing log records disclosures).
+template <typename Body>
+grpc::ServerUnaryReactor* HandleUnary(grpc::CallbackServerContext* ctx, const security::Authenticator& auth,
+                                      domain::Role role, const char* method, Body&& body) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  absl::StatusOr<security::Caller> caller = auth.Authorize(*ctx->auth_context(), role);
+  absl::Status status = caller.ok() ? body(*caller) : caller.status();
+  if (!status.ok()) {
+    log::Info("rpc_refused", {{"method", method},
+                              {"caller", caller.ok() ? caller->partner.id : std::string("-")},
+                              {"code", absl::StatusCodeToString(status.code())},
+                              {"message", std::string(status.message())}});
+  }
+  reactor->Finish(ToGrpc(status));
+  return reactor;
+}
+
+}  // namespace accord::server
+
+#endif  // ACCORD_HUB_SERVER_UNARY_H_
