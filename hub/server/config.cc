@@ -1,6 +1,10 @@
 #include "hub/server/config.h"
 
+#include <fcntl.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <fstream>
 #include <sstream>
@@ -55,9 +59,12 @@ absl::StatusOr<config::v1::HubConfig> ValidateConfig(config::v1::HubConfig c, co
   if (!std::filesystem::is_directory(c.data_dir(), ec)) {
     return Invalid("data_dir", absl::StrCat(c.data_dir(), ": no such directory"));
   }
-  if (::access(c.data_dir().c_str(), W_OK | X_OK) != 0) {
-    return Invalid("data_dir", absl::StrCat(c.data_dir(), ": not writable"));
-  }
+  // Probe by creating a file: permission bits alone do not tell (root, read-only mounts).
+  std::string probe = absl::StrCat(c.data_dir(), "/.accord-write-probe-", ::getpid());
+  int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return Invalid("data_dir", absl::StrCat(c.data_dir(), ": not writable (", std::strerror(errno), ")"));
+  ::close(fd);
+  ::unlink(probe.c_str());
 
   config::v1::Tls* tls = c.mutable_tls();
   if (absl::Status s = CheckReadableFile(tls->mutable_server_cert_file(), "tls.server_cert_file", base); !s.ok()) {
