@@ -13,7 +13,10 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include <grpcpp/grpcpp.h>
+
 #include "accord/sdk/client.h"
+#include "accord/v1/partner_admin.grpc.pb.h"
 #include "hub/cli/flags.h"
 #include "hub/domain/validation.h"
 #include "hub/security/ca.h"
@@ -42,9 +45,16 @@ Partners (on the hub's data directory; take effect on the partner's very next ca
   partner reinstate --data-dir DIR --id ID
   partner revoke --data-dir DIR --id ID --reason "WHY"      (final)
 
-A running hub:
+A running hub (over mTLS, as the partner whose credentials bundle is given):
   hub status --bundle BUNDLE_DIR [--address HOST:PORT]
-      Checks over mTLS that the hub answers and is serving.
+      Checks that the hub answers and is serving.
+  agreement create --bundle ADMIN_BUNDLE --from PARTY --to PARTY --purposes P[,P...]
+                   --categories C[,C...] --until YYYY-MM-DD [--description TEXT] [--address HOST:PORT]
+      Records a sharing agreement. PARTY is a sector (e.g. SCHOOL) or partners/ID.
+      P: REFERRAL ASSESSMENT MULTI_AGENCY_PLANNING SERVICE_DELIVERY OUTCOME_MONITORING
+      C: IDENTITY CONTACT EDUCATION ATTENDANCE SEN HEALTH MENTAL_HEALTH FAMILY_CONTEXT
+         SOCIAL_CARE SAFEGUARDING
+  agreement list --bundle ADMIN_BUNDLE [--address HOST:PORT]
 )";
 
 // The data directory's layout, shared with the hub through hub.json.
@@ -261,10 +271,108 @@ absl::Status PartnerChangeState(const Flags& flags, const std::string& action) {
   return absl::OkStatus();
 }
 
-absl::Status HubStatus(const Flags& flags) {
+absl::StatusOr<std::shared_ptr<grpc::Channel>> HubChannel(const Flags& flags) {
   auto bundle = flags.Require("bundle");
   if (!bundle.ok()) return bundle.status();
-  auto channel = sdk::Connect(*bundle, flags.Get("address"));
+  return sdk::Connect(*bundle, flags.Get("address"));
+}
+
+absl::Status FromGrpc(const grpc::Status& s) {
+  return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
+}
+
+std::unique_ptr<grpc::ClientContext> CallContext() {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  return ctx;
+}
+
+absl::StatusOr<v1::Party> ParseParty(const std::string& text, const std::string& flag) {
+  v1::Party party;
+  if (text.rfind("partners/", 0) == 0) {
+    party.set_partner(text);
+    return party;
+  }
+  auto sector = ParseEnum<v1::Sector>(text, "SECTOR_", &v1::Sector_Parse, flag);
+  if (!sector.ok()) return sector.status();
+  party.set_sector(*sector);
+  return party;
+}
+
+std::string PartyText(const v1::Party& party) {
+  return party.has_partner() ? party.partner() : "every " + v1::Sector_Name(party.sector()).substr(7) + " partner";
+}
+
+absl::Status AgreementCreate(const Flags& flags) {
+  v1::CreateSharingAgreementRequest req;
+  v1::SharingAgreement* a = req.mutable_sharing_agreement();
+  for (auto [flag, party] : {std::pair{"from", a->mutable_discloser()}, std::pair{"to", a->mutable_recipient()}}) {
+    auto text = flags.Require(flag);
+    if (!text.ok()) return text.status();
+    auto parsed = ParseParty(*text, flag);
+    if (!parsed.ok()) return parsed.status();
+    *party = *parsed;
+  }
+  auto purposes = flags.Require("purposes");
+  if (!purposes.ok()) return purposes.status();
+  for (absl::string_view p : absl::StrSplit(*purposes, ',', absl::SkipEmpty())) {
+    auto purpose = ParseEnum<v1::Purpose>(std::string(p), "PURPOSE_", &v1::Purpose_Parse, "purposes");
+    if (!purpose.ok()) return purpose.status();
+    a->add_purposes(*purpose);
+  }
+  auto categories = flags.Require("categories");
+  if (!categories.ok()) return categories.status();
+  for (absl::string_view c : absl::StrSplit(*categories, ',', absl::SkipEmpty())) {
+    auto category = ParseEnum<v1::DataCategory>(std::string(c), "DATA_CATEGORY_", &v1::DataCategory_Parse, "categories");
+    if (!category.ok()) return category.status();
+    a->add_data_categories(*category);
+  }
+  auto until_text = flags.Require("until");
+  if (!until_text.ok()) return until_text.status();
+  absl::Time until;
+  std::string err;
+  if (!absl::ParseTime("%Y-%m-%d", *until_text, &until, &err)) {
+    return absl::InvalidArgumentError(absl::StrCat("--until: not a date (YYYY-MM-DD): ", err));
+  }
+  a->mutable_valid_until()->set_seconds(absl::ToUnixSeconds(until));
+  a->set_description(flags.Get("description"));
+
+  auto channel = HubChannel(flags);
+  if (!channel.ok()) return channel.status();
+  v1::CreateSharingAgreementResponse resp;
+  grpc::Status s = v1::PartnerAdmin::NewStub(*channel)->CreateSharingAgreement(CallContext().get(), req, &resp);
+  if (!s.ok()) return FromGrpc(s);
+  const v1::SharingAgreement& made = resp.sharing_agreement();
+  std::vector<std::string> cats;
+  for (int c : made.data_categories()) cats.push_back(v1::DataCategory_Name(c).substr(14));
+  std::vector<std::string> purps;
+  for (int p : made.purposes()) purps.push_back(v1::Purpose_Name(p).substr(8));
+  std::cout << "Recorded " << made.name() << ": " << PartyText(made.discloser()) << " → " << PartyText(made.recipient())
+            << " may share " << absl::StrJoin(cats, ", ") << " for " << absl::StrJoin(purps, ", ") << " until "
+            << *until_text << "\n";
+  return absl::OkStatus();
+}
+
+absl::Status AgreementList(const Flags& flags) {
+  auto channel = HubChannel(flags);
+  if (!channel.ok()) return channel.status();
+  auto stub = v1::PartnerAdmin::NewStub(*channel);
+  v1::ListSharingAgreementsRequest req;
+  do {
+    v1::ListSharingAgreementsResponse resp;
+    grpc::Status s = stub->ListSharingAgreements(CallContext().get(), req, &resp);
+    if (!s.ok()) return FromGrpc(s);
+    for (const v1::SharingAgreement& a : resp.sharing_agreements()) {
+      std::cout << a.name() << "  " << PartyText(a.discloser()) << " → " << PartyText(a.recipient()) << "  ("
+                << a.description() << ")\n";
+    }
+    req.set_page_token(resp.next_page_token());
+  } while (!req.page_token().empty());
+  return absl::OkStatus();
+}
+
+absl::Status HubStatus(const Flags& flags) {
+  auto channel = HubChannel(flags);
   if (!channel.ok()) return channel.status();
   auto serving = sdk::CheckHealth(*channel);
   if (!serving.ok()) return absl::UnavailableError(absl::StrCat("hub did not answer: ", serving.status().message()));
@@ -294,6 +402,9 @@ int RunAccordctl(int argc, char** argv) {
       {"partner reinstate", {{"data-dir", "id"}, [](const Flags& f) { return PartnerChangeState(f, "reinstate"); }}},
       {"partner revoke", {{"data-dir", "id", "reason"}, [](const Flags& f) { return PartnerChangeState(f, "revoke"); }}},
       {"hub status", {{"bundle", "address"}, HubStatus}},
+      {"agreement create",
+       {{"bundle", "address", "from", "to", "purposes", "categories", "until", "description"}, AgreementCreate}},
+      {"agreement list", {{"bundle", "address"}, AgreementList}},
   };
   std::string name = args.size() >= 2 ? args[0] + " " + args[1] : args[0];
   auto it = commands.find(name);

@@ -50,14 +50,10 @@ absl::StatusOr<Caller> Authenticator::AuthenticatePem(absl::string_view certific
   return Caller{partner, peer->serial_hex};
 }
 
-absl::StatusOr<Caller> Authenticator::Authorize(const grpc::AuthContext& context, domain::Role role) const {
-  absl::StatusOr<Caller> caller = Authenticate(context);
-  if (!caller.ok()) return caller;
-  if (!caller->partner.HasRole(role)) {
-    return absl::PermissionDeniedError(absl::StrCat("partner ", caller->partner.id, " does not hold the role ",
-                                                    ::accord::v1::Role_Name(role)));
-  }
-  return caller;
+absl::Status RequireRole(const Caller& caller, domain::Role role) {
+  if (caller.partner.HasRole(role)) return absl::OkStatus();
+  return absl::PermissionDeniedError(
+      absl::StrCat("partner ", caller.partner.id, " does not hold the role ", ::accord::v1::Role_Name(role)));
 }
 
 }  // namespace accord::security

@@ -2,7 +2,7 @@
 // store on every call so a suspension or revocation takes effect on the very next call.
 // Caller identity never comes from a request field.
 //
-// Thread-safety: Authenticate/Authorize may be called concurrently. The Store and verifier must
+// Thread-safety: Authenticate may be called concurrently. The Store and verifier must
 // outlive the Authenticator.
 #ifndef ACCORD_HUB_SECURITY_AUTHENTICATOR_H_
 #define ACCORD_HUB_SECURITY_AUTHENTICATOR_H_
@@ -26,6 +26,9 @@ struct Caller {
   std::string certificate_serial;
 };
 
+// PERMISSION_DENIED naming the partner and the role unless the caller holds `role`.
+absl::Status RequireRole(const Caller& caller, domain::Role role);
+
 class Authenticator {
  public:
   Authenticator(store::Store& store, std::unique_ptr<ClientCertificateVerifier> verifier);
@@ -35,9 +38,6 @@ class Authenticator {
   // no record of. PERMISSION_DENIED: a revoked certificate, a suspended or revoked partner.
   // UNAVAILABLE when the store cannot answer (nothing is allowed then).
   absl::StatusOr<Caller> Authenticate(const grpc::AuthContext& context) const;
-
-  // Authenticate, then PERMISSION_DENIED unless the partner holds `role`.
-  absl::StatusOr<Caller> Authorize(const grpc::AuthContext& context, domain::Role role) const;
 
   // The same checks on a certificate already in hand (PEM), e.g. from a test.
   absl::StatusOr<Caller> AuthenticatePem(absl::string_view certificate_pem) const;

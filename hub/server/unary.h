@@ -17,8 +17,9 @@ template <typename Body>
 grpc::ServerUnaryReactor* HandleUnary(grpc::CallbackServerContext* ctx, const security::Authenticator& auth,
                                       domain::Role role, const char* method, Body&& body) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  absl::StatusOr<security::Caller> caller = auth.Authorize(*ctx->auth_context(), role);
-  absl::Status status = caller.ok() ? body(*caller) : caller.status();
+  absl::StatusOr<security::Caller> caller = auth.Authenticate(*ctx->auth_context());
+  absl::Status status = caller.ok() ? security::RequireRole(*caller, role) : caller.status();
+  if (status.ok()) status = body(*caller);
   if (!status.ok()) {
     log::Info("rpc_refused", {{"method", method},
                               {"caller", caller.ok() ? caller->partner.id : std::string("-")},

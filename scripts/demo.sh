@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Builds Accord and plays its story on the embedded default (one hub process, SQLite files),
+# printing each step. The demo's data directory is demo-data/ (made afresh on every run).
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+"$here/scripts/install-deps.sh"
+echo "Building Accord (first build takes a few minutes)..."
+"$here/scripts/build.sh" >/dev/null
+bin="${ACCORD_BUILD_DIR:-$here/build}/hub"
+accordctl="$bin/cli/accordctl"
+data="$here/demo-data"
+rm -rf "$data"
+mkdir -p "$data"
+
+if [ -t 1 ]; then bold=$'\033[1m'; plain=$'\033[0m'; else bold=""; plain=""; fi
+step() { printf '\n%s== %s%s\n' "$bold" "$*" "$plain"; }
+say() { printf '   %s\n' "$*"; }
+
+step "1. The hub's operator sets up its certificate authority"
+say "Every partner will connect with a client certificate issued by this CA (mutual TLS)."
+"$accordctl" ca init --data-dir "$data" --listen 127.0.0.1:0 | sed 's/^/   /'
+
+step "2. The operator enrols the partners of a local early-help partnership"
+say "Each gets a credentials bundle (client.crt, client.key mode 0600, ca.crt) to give to its IT team."
+enrol() { "$accordctl" partner enrol --data-dir "$data" "$@" | sed 's/^/   /'; }
+enrol --id ops --name "Accord Operations" --sector LOCAL_AUTHORITY --roles ADMIN
+enrol --id oakfield-primary --name "Oakfield Primary School" --sector SCHOOL --roles REFERRER
+enrol --id riverside-camhs --name "Riverside CAMHS" --sector HEALTH --roles PROVIDER,REFERRER
+enrol --id county-early-help --name "County Early Help Team" --sector EARLY_HELP --roles PROVIDER,REFERRER
+enrol --id brightside-mentoring --name "Brightside Mentoring" --sector VOLUNTARY --roles PROVIDER
+enrol --id county-dpo --name "County Council Data Protection Office" --sector LOCAL_AUTHORITY --roles DPO
+
+step "3. The hub starts (accord-hub --config $data/hub.json)"
+"$bin/server/accord-hub" --config "$data/hub.json" 2>"$data/hub.log" &
+hub_pid=$!
+trap 'kill -TERM $hub_pid 2>/dev/null || true' EXIT
+for _ in $(seq 1 300); do [ -s "$data/hub.addr" ] && break; kill -0 $hub_pid 2>/dev/null || break; sleep 0.1; done
+[ -s "$data/hub.addr" ] || { echo "the hub did not start:"; cat "$data/hub.log"; exit 1; }
+addr="$(cat "$data/hub.addr")"
+say "Serving on $addr (mTLS; health checking and server reflection on)."
+
+step "4. Oakfield Primary's system checks it can reach the hub with its own certificate"
+"$accordctl" hub status --bundle "$data/bundles/oakfield-primary" --address "$addr" | sed 's/^/   /'
+
+step "5. The operator records the partnership's information sharing agreements"
+agree() { "$accordctl" agreement create --bundle "$data/bundles/ops" --address "$addr" "$@" | sed 's/^/   /'; }
+until="$(date -u -d '+1 year' +%Y-%m-%d)"
+agree --from SCHOOL --to partners/riverside-camhs --purposes REFERRAL,ASSESSMENT \
+  --categories IDENTITY,CONTACT,EDUCATION,SEN,MENTAL_HEALTH --until "$until" --description "Schools to CAMHS referrals"
+agree --from SCHOOL --to EARLY_HELP --purposes REFERRAL,MULTI_AGENCY_PLANNING \
+  --categories IDENTITY,CONTACT,EDUCATION,ATTENDANCE,FAMILY_CONTEXT --until "$until" --description "Schools to Early Help"
+agree --from SCHOOL --to partners/brightside-mentoring --purposes REFERRAL \
+  --categories IDENTITY,CONTACT,EDUCATION --until "$until" --description "Schools to Brightside mentoring"
+
+step "6. Only administrators may read or change the register: the school's attempt is refused"
+if out=$("$accordctl" agreement list --bundle "$data/bundles/oakfield-primary" --address "$addr" 2>&1); then
+  echo "unexpected: the school was allowed"; exit 1
+fi
+say "$out"
+
+step "7. The operator suspends Brightside Mentoring; its very next call is refused"
+"$accordctl" partner suspend --data-dir "$data" --id brightside-mentoring --reason "DSPT renewal overdue" | sed 's/^/   /'
+if out=$("$accordctl" hub status --bundle "$data/bundles/brightside-mentoring" --address "$addr" 2>&1); then
+  say "$out (health checks stay open to any TLS client)"
+fi
+if out=$("$accordctl" agreement list --bundle "$data/bundles/brightside-mentoring" --address "$addr" 2>&1); then
+  echo "unexpected: a suspended partner was served"; exit 1
+fi
+say "$out"
+"$accordctl" partner reinstate --data-dir "$data" --id brightside-mentoring | sed 's/^/   /'
+
+step "8. The register as it stands"
+"$accordctl" partner list --data-dir "$data" | sed 's/^/   /'
+
+step "9. The hub shuts down gracefully (SIGTERM)"
+kill -TERM $hub_pid
+wait $hub_pid
+trap - EXIT
+grep -E 'event=(hub_serving|rpc_refused|sharing_agreement_created|hub_stopped|store_closed)' "$data/hub.log" | sed 's/^/   /'
+printf '\nDone. Data, bundles and the hub log are in %s\n' "$data"
