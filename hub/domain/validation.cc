@@ -6,6 +6,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/civil_time.h"
 
 namespace accord::domain {
 namespace {
@@ -109,6 +110,26 @@ absl::Status ValidateAgreement(const SharingAgreement& a) {
   return absl::OkStatus();
 }
 
+absl::Status ValidatePurpose(Purpose purpose, absl::string_view field) {
+  if (purpose == ::accord::v1::PURPOSE_UNSPECIFIED || !::accord::v1::Purpose_IsValid(purpose)) {
+    return Invalid(field, "a known purpose is required");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateCategories(const std::vector<DataCategory>& categories, absl::string_view field) {
+  return ValidateEnumList(categories, field, &::accord::v1::DataCategory_IsValid);
+}
+
+absl::Status ValidateBirthDate(absl::string_view date, absl::Time today, absl::string_view field) {
+  absl::CivilDay day;
+  if (date.size() != 10 || !absl::ParseCivilTime(date, &day) || absl::FormatCivilTime(day) != date) {
+    return Invalid(field, "must be a calendar date YYYY-MM-DD");
+  }
+  if (absl::FromCivil(day, absl::UTCTimeZone()) > today) return Invalid(field, "must not be in the future");
+  return absl::OkStatus();
+}
+
 absl::Status ValidateReason(absl::string_view reason, absl::string_view field) {
   if (reason.empty() || reason.size() > 1000) return Invalid(field, "must be 1-1000 characters");
   return absl::OkStatus();
@@ -125,6 +146,27 @@ absl::StatusOr<std::string> ParsePartnerName(absl::string_view name, absl::strin
 }
 
 std::string AgreementName(absl::string_view id) { return absl::StrCat("sharingAgreements/", id); }
+
+namespace {
+absl::StatusOr<std::string> ParseOpaqueName(absl::string_view name, absl::string_view prefix,
+                                            absl::string_view field) {
+  if (!absl::StartsWith(name, prefix)) return Invalid(field, absl::StrCat("must look like \"", prefix, "{id}\""));
+  absl::string_view id = name.substr(prefix.size());
+  bool ok = !id.empty() && id.size() <= 64;
+  for (char c : id) ok = ok && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'));
+  if (!ok) return Invalid(field, absl::StrCat("must look like \"", prefix, "{id}\""));
+  return std::string(id);
+}
+}  // namespace
+
+std::string SubjectName(absl::string_view id) { return absl::StrCat("subjects/", id); }
+absl::StatusOr<std::string> ParseSubjectName(absl::string_view name, absl::string_view field) {
+  return ParseOpaqueName(name, "subjects/", field);
+}
+std::string ConsentName(absl::string_view id) { return absl::StrCat("consents/", id); }
+absl::StatusOr<std::string> ParseConsentName(absl::string_view name, absl::string_view field) {
+  return ParseOpaqueName(name, "consents/", field);
+}
 
 absl::StatusOr<int> EffectivePageSize(int requested, int max_page_size) {
   if (requested < 0) return Invalid("page_size", "must not be negative");

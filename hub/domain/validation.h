@@ -27,6 +27,14 @@ absl::Status ValidateNewPartner(const Partner& partner);
 // concern (it needs the store).
 absl::Status ValidateAgreement(const SharingAgreement& agreement);
 
+// A purpose that is set and known, under `field`.
+absl::Status ValidatePurpose(Purpose purpose, absl::string_view field = "purpose");
+// At least one category, each known, no repeats: "data_categories[2]: repeated value".
+absl::Status ValidateCategories(const std::vector<DataCategory>& categories,
+                                absl::string_view field = "data_categories");
+// "YYYY-MM-DD", a real calendar date, not after `today`.
+absl::Status ValidateBirthDate(absl::string_view date, absl::Time today, absl::string_view field);
+
 // "Why": free text such as a suspension reason: 1–1000 characters.
 absl::Status ValidateReason(absl::string_view reason, absl::string_view field);
 
@@ -34,6 +42,12 @@ absl::Status ValidateReason(absl::string_view reason, absl::string_view field);
 std::string PartnerName(absl::string_view id);
 absl::StatusOr<std::string> ParsePartnerName(absl::string_view name, absl::string_view field = "name");
 std::string AgreementName(absl::string_view id);
+// Resource names of subjects and consents: "subjects/{id}", "consents/{id}" (ids: 1-64 of
+// [a-z0-9]).
+std::string SubjectName(absl::string_view id);
+absl::StatusOr<std::string> ParseSubjectName(absl::string_view name, absl::string_view field);
+std::string ConsentName(absl::string_view id);
+absl::StatusOr<std::string> ParseConsentName(absl::string_view name, absl::string_view field);
 
 // Paging (AIP-158): the page size to use and an opaque token holding the last id served.
 absl::StatusOr<int> EffectivePageSize(int requested, int max_page_size);
