@@ -72,9 +72,14 @@ say "$out"
 step "8. The register as it stands"
 "$accordctl" partner list --data-dir "$data" | sed 's/^/   /'
 
-step "9. The hub shuts down gracefully (SIGTERM)"
+"${ACCORD_BUILD_DIR:-$here/build}/sdk/examples/accord-story" --data-dir "$data" --address "$addr"
+
+step "16. Anyone holding the hub's public key can check the family's receipt, offline"
+"$accordctl" consent verify-receipt "$data/receipts/jordan-consent.json" --public-key "$data/keys/signing.pub" | sed 's/^/   /'
+
+step "17. The hub shuts down gracefully (SIGTERM)"
 kill -TERM $hub_pid
 wait $hub_pid
 trap - EXIT
-grep -E 'event=(hub_serving|rpc_refused|sharing_agreement_created|hub_stopped|store_closed)' "$data/hub.log" | sed 's/^/   /'
+grep -E 'event=(hub_serving|rpc_refused|sharing_agreement_created|consent_recorded|consent_withdrawn|hub_stopped|store_closed)' "$data/hub.log" | sed 's/^/   /'
 printf '\nDone. Data, bundles and the hub log are in %s\n' "$data"

@@ -17,6 +17,9 @@
 
 #include "accord/sdk/client.h"
 #include "accord/v1/partner_admin.grpc.pb.h"
+#include "google/protobuf/util/json_util.h"
+#include "hub/audit/consent_receipt.h"
+#include "hub/audit/tree_head.h"
 #include "hub/cli/flags.h"
 #include "hub/domain/validation.h"
 #include "hub/security/ca.h"
@@ -55,6 +58,11 @@ A running hub (over mTLS, as the partner whose credentials bundle is given):
       C: IDENTITY CONTACT EDUCATION ATTENDANCE SEN HEALTH MENTAL_HEALTH FAMILY_CONTEXT
          SOCIAL_CARE SAFEGUARDING
   agreement list --bundle ADMIN_BUNDLE [--address HOST:PORT]
+
+Offline (no hub needed):
+  consent verify-receipt RECEIPT.json --public-key SIGNING.pub
+      Checks a consent receipt (accord.v1.ConsentReceipt in JSON) against the hub's public key
+      (keys/signing.pub in the hub's data directory) and prints what was consented to.
 )";
 
 // The data directory's layout, shared with the hub through hub.json.
@@ -67,6 +75,8 @@ struct Layout {
   fs::path config() const { return root / "hub.json"; }
   fs::path database() const { return root / "accord.db"; }
   fs::path address() const { return root / "hub.addr"; }
+  fs::path signing_key() const { return root / "keys" / "signing.key"; }
+  fs::path signing_public_key() const { return root / "keys" / "signing.pub"; }
 };
 
 absl::StatusOr<Layout> DataDir(const Flags& flags) {
@@ -119,7 +129,7 @@ absl::Status CaInit(const Flags& flags) {
   }
   std::string listen = flags.Get("listen", "127.0.0.1:7443");
   std::vector<std::string> hostnames = absl::StrSplit(flags.Get("hostname", "localhost"), ',', absl::SkipEmpty());
-  for (const fs::path& dir : {layout->root / "ca", layout->root / "tls"}) {
+  for (const fs::path& dir : {layout->root / "ca", layout->root / "tls", layout->root / "keys"}) {
     if (absl::Status s = MakePrivateDir(dir); !s.ok()) return s;
   }
   absl::Time now = absl::Now();
@@ -141,10 +151,21 @@ absl::Status CaInit(const Flags& flags) {
         std::tuple{layout->hub_cert(), hub_cert->certificate_pem, 0644}}) {
     if (absl::Status s = security::WriteFileAtomically(path, content, static_cast<mode_t>(mode)); !s.ok()) return s;
   }
+  auto signing = audit::SigningKey::Generate();
+  if (!signing.ok()) return signing.status();
+  auto signing_pem = signing->ToPem();
+  auto public_pem = signing->PublicKey()->ToPem();
+  if (!signing_pem.ok() || !public_pem.ok()) return absl::InternalError("cannot encode the signing key");
+  if (absl::Status s = security::WriteFileAtomically(layout->signing_key(), *signing_pem, 0600); !s.ok()) return s;
+  if (absl::Status s = security::WriteFileAtomically(layout->signing_public_key(), *public_pem, 0644); !s.ok()) {
+    return s;
+  }
   std::cout << "Created certificate authority     " << layout->ca_cert().string() << " (key "
             << layout->ca_key().string() << ", mode 0600)\n";
   std::cout << "Issued hub server certificate     " << layout->hub_cert().string() << " for "
             << absl::StrJoin(hostnames, ", ") << ", 127.0.0.1, ::1\n";
+  std::cout << "Created hub signing key (Ed25519) " << layout->signing_key().string()
+            << " — public key for receipts and tree heads: " << layout->signing_public_key().string() << "\n";
 
   if (!fs::exists(layout->config())) {
     std::string config = absl::StrCat(R"({
@@ -156,6 +177,7 @@ absl::Status CaInit(const Flags& flags) {
     "ca_cert_file": "ca/ca.crt",
     "ca_key_file": "ca/ca.key"
   },
+  "signing_key_file": "keys/signing.key",
   "logging": { "format": "text" }
 }
 )");
@@ -381,6 +403,47 @@ absl::Status HubStatus(const Flags& flags) {
   return absl::OkStatus();
 }
 
+absl::Status ConsentVerifyReceipt(const Flags& flags) {
+  if (flags.positional().size() != 1) return absl::InvalidArgumentError("give exactly one receipt file");
+  auto key_file = flags.Require("public-key");
+  if (!key_file.ok()) return key_file.status();
+  auto key_pem = security::ReadFile(*key_file);
+  if (!key_pem.ok()) return key_pem.status();
+  auto key = audit::VerifyingKey::FromPem(*key_pem);
+  if (!key.ok()) return absl::InvalidArgumentError(absl::StrCat("--public-key: ", key.status().message()));
+  auto text = security::ReadFile(flags.positional()[0]);
+  if (!text.ok()) return text.status();
+  v1::ConsentReceipt receipt;
+  if (auto s = google::protobuf::util::JsonStringToMessage(*text, &receipt); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(flags.positional()[0], ": not a consent receipt: ", s.ToString()));
+  }
+  auto payload = audit::VerifyConsentReceipt(receipt, *key);
+  if (!payload.ok()) return payload.status();
+  const v1::Consent& c = payload->consent();
+  auto names = [](const auto& values, auto name_of, size_t prefix) {
+    std::vector<std::string> out;
+    for (int v : values) out.push_back(name_of(v).substr(prefix));
+    return absl::StrJoin(out, ", ");
+  };
+  std::vector<std::string> recipients;
+  for (const v1::Party& p : c.recipients()) recipients.push_back(PartyText(p));
+  auto day = [](const google::protobuf::Timestamp& t) {
+    return absl::FormatTime("%Y-%m-%d %H:%M UTC", absl::FromUnixSeconds(t.seconds()), absl::UTCTimeZone());
+  };
+  std::cout << "Receipt verified: signed by the hub key " << receipt.key_id().substr(0, 16) << "…\n"
+            << "  consent     " << c.name() << " about " << c.subject() << "\n"
+            << "  given by    " << v1::ConsentGiver_Name(c.given_by()).substr(14) << "\n"
+            << "  purposes    " << names(c.purposes(), [](int v) { return v1::Purpose_Name(v); }, 8) << "\n"
+            << "  categories  " << names(c.data_categories(), [](int v) { return v1::DataCategory_Name(v); }, 14)
+            << "\n"
+            << "  recipients  " << absl::StrJoin(recipients, "; ") << "\n"
+            << "  valid       " << day(c.valid_from()) << " until " << day(c.valid_until()) << "\n"
+            << "  recorded by " << payload->recorder_display_name() << " (" << c.recorder() << ") on "
+            << day(payload->issue_time()) << "\n"
+            << "  evidence    " << c.evidence() << "\n";
+  return absl::OkStatus();
+}
+
 struct Command {
   std::set<std::string> flags;
   std::function<absl::Status(const Flags&)> run;
@@ -405,6 +468,7 @@ int RunAccordctl(int argc, char** argv) {
       {"agreement create",
        {{"bundle", "address", "from", "to", "purposes", "categories", "until", "description"}, AgreementCreate}},
       {"agreement list", {{"bundle", "address"}, AgreementList}},
+      {"consent verify-receipt", {{"public-key"}, ConsentVerifyReceipt}},
   };
   std::string name = args.size() >= 2 ? args[0] + " " + args[1] : args[0];
   auto it = commands.find(name);

@@ -3,6 +3,7 @@
 #include <grpcpp/security/auth_context.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "hub/domain/validation.h"
 
@@ -50,10 +51,15 @@ absl::StatusOr<Caller> Authenticator::AuthenticatePem(absl::string_view certific
   return Caller{partner, peer->serial_hex};
 }
 
-absl::Status RequireRole(const Caller& caller, domain::Role role) {
-  if (caller.partner.HasRole(role)) return absl::OkStatus();
-  return absl::PermissionDeniedError(
-      absl::StrCat("partner ", caller.partner.id, " does not hold the role ", ::accord::v1::Role_Name(role)));
+absl::Status RequireRole(const Caller& caller, std::initializer_list<domain::Role> roles) {
+  std::vector<std::string> names;
+  for (domain::Role role : roles) {
+    if (caller.partner.HasRole(role)) return absl::OkStatus();
+    names.push_back(::accord::v1::Role_Name(role));
+  }
+  return absl::PermissionDeniedError(absl::StrCat("partner ", caller.partner.id, " does not hold ",
+                                                  names.size() == 1 ? "the role " : "any of the roles ",
+                                                  absl::StrJoin(names, ", ")));
 }
 
 }  // namespace accord::security

@@ -7,6 +7,7 @@
 #ifndef ACCORD_HUB_SECURITY_AUTHENTICATOR_H_
 #define ACCORD_HUB_SECURITY_AUTHENTICATOR_H_
 
+#include <initializer_list>
 #include <memory>
 #include <string>
 
@@ -26,8 +27,8 @@ struct Caller {
   std::string certificate_serial;
 };
 
-// PERMISSION_DENIED naming the partner and the role unless the caller holds `role`.
-absl::Status RequireRole(const Caller& caller, domain::Role role);
+// PERMISSION_DENIED naming the partner and the role(s) unless the caller holds one of `roles`.
+absl::Status RequireRole(const Caller& caller, std::initializer_list<domain::Role> roles);
 
 class Authenticator {
  public:

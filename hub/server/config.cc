@@ -78,6 +78,8 @@ absl::StatusOr<config::v1::HubConfig> ValidateConfig(config::v1::HubConfig c, co
     if (absl::Status s = CheckReadableFile(tls->mutable_ca_key_file(), "tls.ca_key_file", base); !s.ok()) return s;
   }
 
+  if (absl::Status s = CheckReadableFile(c.mutable_signing_key_file(), "signing_key_file", base); !s.ok()) return s;
+
   config::v1::Limits* limits = c.mutable_limits();
   constexpr uint32_t kMaxMessage = 256u << 20;
   if (limits->max_receive_message_bytes() == 0) limits->set_max_receive_message_bytes(4u << 20);

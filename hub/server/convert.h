@@ -8,7 +8,11 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "accord/v1/consent.pb.h"
 #include "accord/v1/partner_admin.pb.h"
+#include "accord/v1/subject.pb.h"
+#include "hub/domain/consent.h"
+#include "hub/store/store.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "hub/domain/types.h"
 
@@ -27,6 +31,14 @@ domain::Partner FromProto(const v1::Partner& partner);
 v1::SharingAgreement ToProto(const domain::SharingAgreement& agreement);
 // INVALID_ARGUMENT naming the field for a malformed partner name in a party.
 absl::StatusOr<domain::SharingAgreement> FromProto(const v1::SharingAgreement& agreement);
+
+// The caller's own record of a subject, with the family links it may see.
+v1::Subject ToProto(const store::SubjectRecord& record, const std::vector<store::FamilyLink>& family);
+
+// `state` is derived at `now` (EXPIRED, NOT_YET_VALID) from the stored state and the window.
+v1::Consent ToProto(const domain::Consent& consent, absl::Time now);
+// The fields a caller may set; INVALID_ARGUMENT naming the field for malformed names.
+absl::StatusOr<domain::Consent> FromProto(const v1::Consent& consent);
 
 }  // namespace accord::server
 

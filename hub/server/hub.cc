@@ -18,7 +18,9 @@
 #include "hub/security/ca.h"
 #include "hub/security/files.h"
 #include "hub/server/config.h"
+#include "hub/server/consent_service.h"
 #include "hub/server/partner_admin_service.h"
+#include "hub/server/subject_service.h"
 #include "hub/store/store.h"
 
 namespace accord::server {
@@ -43,6 +45,8 @@ struct Hub::Parts {
   std::optional<security::CertificateAuthority> ca;
   std::unique_ptr<security::Authenticator> auth;
   std::unique_ptr<PartnerAdminService> partner_admin;
+  std::unique_ptr<SubjectService> subjects;
+  std::unique_ptr<ConsentService> consents;
   std::unique_ptr<grpc::Server> server;
   int port = 0;
   bool stopped = false;
@@ -55,6 +59,8 @@ Hub::~Hub() {
   // Services go before the store they use.
   parts_->server.reset();
   parts_->partner_admin.reset();
+  parts_->subjects.reset();
+  parts_->consents.reset();
   parts_->auth.reset();
   parts_->store.reset();
   log::Info("store_closed");
@@ -80,6 +86,12 @@ absl::StatusOr<std::unique_ptr<Hub>> Hub::Start(const config::v1::HubConfig& con
     if (!ca.ok()) return absl::InvalidArgumentError(absl::StrCat("tls.ca_key_file: ", ca.status().message()));
     parts->ca.emplace(std::move(*ca));
   }
+  auto signing_pem = security::ReadFile(config.signing_key_file());
+  if (!signing_pem.ok()) return signing_pem.status();
+  auto signing_key = audit::SigningKey::FromPem(*signing_pem);
+  if (!signing_key.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("signing_key_file: ", signing_key.status().message()));
+  }
   auto verifier = security::ClientCertificateVerifier::Create(*ca_cert);
   if (!verifier.ok()) return absl::InvalidArgumentError(absl::StrCat("tls.ca_cert_file: ", verifier.status().message()));
 
@@ -90,6 +102,8 @@ absl::StatusOr<std::unique_ptr<Hub>> Hub::Start(const config::v1::HubConfig& con
   parts->auth = std::make_unique<security::Authenticator>(*parts->store, std::move(*verifier));
   parts->partner_admin = std::make_unique<PartnerAdminService>(
       *parts->store, *parts->auth, parts->ca ? &*parts->ca : nullptr, static_cast<int>(config.limits().max_page_size()));
+  parts->subjects = std::make_unique<SubjectService>(*parts->store, *parts->auth);
+  parts->consents = std::make_unique<ConsentService>(*parts->store, *parts->auth, std::move(*signing_key));
 
   // The handshake asks for a client certificate but leaves judging it to the Authenticator, so a
   // missing, foreign or expired certificate gets a precise status instead of a failed handshake.
@@ -105,13 +119,18 @@ absl::StatusOr<std::unique_ptr<Hub>> Hub::Start(const config::v1::HubConfig& con
   builder.SetMaxReceiveMessageSize(static_cast<int>(config.limits().max_receive_message_bytes()));
   builder.SetMaxSendMessageSize(static_cast<int>(config.limits().max_send_message_bytes()));
   builder.RegisterService(parts->partner_admin.get());
+  builder.RegisterService(parts->subjects.get());
+  builder.RegisterService(parts->consents.get());
   parts->server = builder.BuildAndStart();
   if (!parts->server || parts->port == 0) {
     return absl::UnavailableError(absl::StrCat("listen_address: cannot listen on ", config.listen_address()));
   }
   grpc::HealthCheckServiceInterface* health = parts->server->GetHealthCheckService();
   health->SetServingStatus("", true);
-  health->SetServingStatus(v1::PartnerAdmin::service_full_name(), true);
+  for (const char* service : {v1::PartnerAdmin::service_full_name(), v1::SubjectService::service_full_name(),
+                              v1::ConsentService::service_full_name()}) {
+    health->SetServingStatus(service, true);
+  }
 
   std::string dial = DialAddress(config.listen_address(), parts->port);
   if (absl::Status s = security::WriteFileAtomically(std::filesystem::path(config.data_dir()) / kAddressFile,

@@ -9,7 +9,7 @@
 namespace accord::server {
 namespace {
 
-constexpr domain::Role kAdmin = v1::ROLE_ADMIN;
+const std::initializer_list<domain::Role> kAdmin = {v1::ROLE_ADMIN};
 constexpr absl::Duration kPartnerCertificateValidity = absl::Hours(24 * 365);
 
 }  // namespace

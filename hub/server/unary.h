@@ -11,14 +11,14 @@
 
 namespace accord::server {
 
-// `body(const security::Caller&) -> absl::Status`. Refusals and failures are logged with the
+// `body(const security::Caller&) -> absl::Status`, run when the caller holds one of `roles`. Refusals and failures are logged with the
 // method and the caller; successes are not (the sharing log records disclosures).
 template <typename Body>
 grpc::ServerUnaryReactor* HandleUnary(grpc::CallbackServerContext* ctx, const security::Authenticator& auth,
-                                      domain::Role role, const char* method, Body&& body) {
+                                      std::initializer_list<domain::Role> roles, const char* method, Body&& body) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   absl::StatusOr<security::Caller> caller = auth.Authenticate(*ctx->auth_context());
-  absl::Status status = caller.ok() ? security::RequireRole(*caller, role) : caller.status();
+  absl::Status status = caller.ok() ? security::RequireRole(*caller, roles) : caller.status();
   if (status.ok()) status = body(*caller);
   if (!status.ok()) {
     log::Info("rpc_refused", {{"method", method},

@@ -14,6 +14,7 @@
 #define ACCORD_HUB_STORE_STORE_H_
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include "absl/strings/string_view.h"
@@ -21,6 +22,8 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "hub/domain/consent.h"
+#include "hub/domain/matching.h"
 #include "hub/domain/types.h"
 
 namespace accord::store {
@@ -30,6 +33,34 @@ struct Credential {
   domain::Partner partner;
   domain::Certificate certificate;
 };
+
+// What one partner holds about a subject: its own record in the person index.
+struct SubjectRecord {
+  domain::PersonRecord person;  // subject_id, normalised identifiers and demographics
+  std::string partner_id;       // the holder
+  std::string local_id;         // the holder's own id for the person
+  absl::Time create_time;
+};
+
+// `relative` is `relationship` (an accord.v1.Relationship value) of `subject`.
+struct FamilyLink {
+  std::string subject_id;
+  std::string relative_id;
+  int relationship = 0;
+  std::string recorded_by;
+  absl::Time create_time;
+};
+
+enum class ResolveOutcome { kMatchedIdentifier, kMatchedDemographics, kCreated, kAmbiguous };
+
+struct ResolveResult {
+  ResolveOutcome outcome = ResolveOutcome::kAmbiguous;
+  SubjectRecord record;                            // the caller's record, unless kAmbiguous
+  std::vector<domain::MatchCandidate> candidates;  // when kAmbiguous
+};
+
+// Scores candidate records against the incoming demographics (domain::MatchDemographics).
+using MatchFn = std::function<domain::MatchResult(absl::Span<const domain::PersonRecord>)>;
 
 class Store {
  public:
@@ -64,6 +95,38 @@ class Store {
   // Up to `limit` agreements with id > after_id, ordered by id.
   virtual absl::StatusOr<std::vector<domain::SharingAgreement>> ListAgreements(absl::string_view after_id,
                                                                                 int limit) = 0;
+
+  // Subjects (the person index) -----------------------------------------------------------
+  // In one write transaction: a subject whose NHS number or UPN equals the incoming one is linked
+  // (kMatchedIdentifier; NHS number and UPN naming two different subjects is FAILED_PRECONDITION);
+  // otherwise `match` scores the records sharing the birth date or the normalised family name:
+  // a confident match is linked, an ambiguous one returns candidates and writes nothing, none
+  // creates a subject with a new random id — and so does an ambiguous one when
+  // `create_when_ambiguous` (the caller has confirmed none of the candidates is this person).
+  // Linking stores or updates the caller's own record (`incoming.partner_id`) and indexes its
+  // national identifiers.
+  virtual absl::StatusOr<ResolveResult> ResolveSubject(const SubjectRecord& incoming, const MatchFn& match,
+                                                       bool create_when_ambiguous) = 0;
+  // The record `partner_id` holds of the subject: NOT_FOUND when the subject does not exist or
+  // the partner does not hold it (the two are not told apart).
+  virtual absl::StatusOr<SubjectRecord> GetSubjectRecord(absl::string_view subject_id,
+                                                         absl::string_view partner_id) = 0;
+  // ALREADY_EXISTS for the same (subject, relative, relationship) again.
+  virtual absl::Status AddFamilyLink(const FamilyLink& link) = 0;
+  // Links of `subject_id` whose relative `visible_to` also holds.
+  virtual absl::StatusOr<std::vector<FamilyLink>> ListFamilyLinks(absl::string_view subject_id,
+                                                                  absl::string_view visible_to) = 0;
+
+  // Consents -------------------------------------------------------------------------------
+  // Assigns the id, stores and returns the consent.
+  virtual absl::StatusOr<domain::Consent> CreateConsent(domain::Consent consent) = 0;
+  virtual absl::StatusOr<domain::Consent> GetConsent(absl::string_view id) = 0;
+  // Every consent about the subject, newest first.
+  virtual absl::StatusOr<std::vector<domain::Consent>> ListConsents(absl::string_view subject_id) = 0;
+  // Loads the consent, applies `change` and stores the result, in one write transaction; nothing
+  // is written when `change` fails (its status is returned).
+  virtual absl::StatusOr<domain::Consent> UpdateConsent(
+      absl::string_view id, const std::function<absl::Status(domain::Consent&)>& change) = 0;
 };
 
 // Opens (creating if needed) the embedded SQLite store at `db_file` and applies pending

@@ -129,6 +129,121 @@ TEST_F(StoreTest, AgreementsNeedExistingPartners) {
   EXPECT_EQ(store_->ListAgreements("", 10)->size(), 1u);
 }
 
+SubjectRecord Record(std::string partner, std::string nhs, std::string given, std::string family,
+                     std::string birth) {
+  SubjectRecord r;
+  r.partner_id = std::move(partner);
+  r.person.nhs_number = std::move(nhs);
+  r.person.given_name = std::move(given);
+  r.person.family_name = std::move(family);
+  r.person.birth_date = std::move(birth);
+  r.create_time = absl::FromUnixMillis(1'700'000'000'000);
+  return r;
+}
+
+// A match function that answers as told and records what it was shown.
+struct ScriptedMatch {
+  domain::MatchResult answer;
+  std::vector<domain::PersonRecord> seen;
+  MatchFn fn() {
+    return [this](absl::Span<const domain::PersonRecord> records) {
+      seen.assign(records.begin(), records.end());
+      return answer;
+    };
+  }
+};
+
+class SubjectStoreTest : public StoreTest {
+ protected:
+  void SetUp() override {
+    StoreTest::SetUp();
+    ASSERT_TRUE(store_->CreatePartner(MakePartner("school", "School")).ok());
+    ASSERT_TRUE(store_->CreatePartner(MakePartner("health", "Health")).ok());
+  }
+};
+
+TEST_F(SubjectStoreTest, IdentifierMatchesLinkAndKeepEachHoldersRecord) {
+  ScriptedMatch none;
+  auto created = store_->ResolveSubject(Record("school", "9434765919", "Jo", "Smith", "2014-05-03"), none.fn(), false);
+  ASSERT_TRUE(created.ok()) << created.status();
+  EXPECT_EQ(created->outcome, ResolveOutcome::kCreated);
+  const std::string id = created->record.person.subject_id;
+  auto linked = store_->ResolveSubject(Record("health", "9434765919", "Joe", "Smyth", ""), none.fn(), false);
+  ASSERT_TRUE(linked.ok());
+  EXPECT_EQ(linked->outcome, ResolveOutcome::kMatchedIdentifier);
+  EXPECT_EQ(linked->record.person.subject_id, id);
+  EXPECT_EQ(store_->GetSubjectRecord(id, "school")->person.given_name, "Jo");
+  EXPECT_EQ(store_->GetSubjectRecord(id, "health")->person.given_name, "Joe");
+}
+
+TEST_F(SubjectStoreTest, AmbiguousWritesNothingUnlessConfirmedNew) {
+  ScriptedMatch none;
+  auto first = store_->ResolveSubject(Record("school", "", "Amy", "Jones", "2015-01-01"), none.fn(), false);
+  ASSERT_TRUE(first.ok());
+  ScriptedMatch ambiguous;
+  ambiguous.answer.outcome = domain::MatchOutcome::kAmbiguous;
+  ambiguous.answer.candidates = {{first->record.person.subject_id, 9, {"family_name", "birth_date"}}};
+  auto asked = store_->ResolveSubject(Record("health", "", "Beth", "Jones", "2015-01-01"), ambiguous.fn(), false);
+  ASSERT_TRUE(asked.ok());
+  EXPECT_EQ(asked->outcome, ResolveOutcome::kAmbiguous);
+  ASSERT_EQ(ambiguous.seen.size(), 1u);  // the record sharing the birth date was offered to the match
+  EXPECT_EQ(ambiguous.seen[0].given_name, "Amy");
+  EXPECT_EQ(store_->GetSubjectRecord(first->record.person.subject_id, "health").status().code(),
+            absl::StatusCode::kNotFound);
+  auto confirmed = store_->ResolveSubject(Record("health", "", "Beth", "Jones", "2015-01-01"), ambiguous.fn(), true);
+  ASSERT_TRUE(confirmed.ok());
+  EXPECT_EQ(confirmed->outcome, ResolveOutcome::kCreated);
+  EXPECT_NE(confirmed->record.person.subject_id, first->record.person.subject_id);
+}
+
+TEST_F(SubjectStoreTest, IdentifiersOfTwoSubjectsConflict) {
+  ScriptedMatch none;
+  ASSERT_TRUE(store_->ResolveSubject(Record("school", "9434765919", "Jo", "Smith", ""), none.fn(), false).ok());
+  SubjectRecord upn_only = Record("school", "", "Sam", "Brown", "");
+  upn_only.person.upn = "B801200005001";
+  ASSERT_TRUE(store_->ResolveSubject(upn_only, none.fn(), false).ok());
+  SubjectRecord both = Record("health", "9434765919", "", "", "");
+  both.person.upn = "B801200005001";
+  EXPECT_EQ(store_->ResolveSubject(both, none.fn(), false).status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(SubjectStoreTest, ConsentsRoundTripAndFailedUpdatesChangeNothing) {
+  ScriptedMatch none;
+  auto subject = store_->ResolveSubject(Record("school", "9434765919", "Jo", "Smith", ""), none.fn(), false);
+  domain::Consent c;
+  c.subject_id = subject->record.person.subject_id;
+  c.given_by = domain::ConsentGiver::kParentCarer;
+  c.purposes = {::accord::v1::PURPOSE_REFERRAL};
+  c.categories = {::accord::v1::DATA_CATEGORY_IDENTITY, ::accord::v1::DATA_CATEGORY_SEN};
+  c.recipients = {domain::Party{"health", {}}, domain::Party{"", ::accord::v1::SECTOR_EARLY_HELP}};
+  c.valid_from = absl::FromUnixMillis(1000);
+  c.valid_until = absl::FromUnixMillis(9000);
+  c.recorded_by = "school";
+  c.evidence = "form";
+  c.create_time = absl::FromUnixMillis(1000);
+  auto stored = store_->CreateConsent(c);
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  auto read = store_->GetConsent(stored->id);
+  ASSERT_TRUE(read.ok());
+  EXPECT_EQ(read->recipients.size(), 2u);
+  EXPECT_EQ(read->recipients[0].partner_id, "health");
+  EXPECT_EQ(read->recipients[1].sector, ::accord::v1::SECTOR_EARLY_HELP);
+  EXPECT_FALSE(read->withdrawn_at.has_value());
+
+  auto refused = store_->UpdateConsent(stored->id, [](domain::Consent& consent) {
+    consent.evidence = "changed";
+    return absl::PermissionDeniedError("no");
+  });
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(store_->GetConsent(stored->id)->evidence, "form");
+  auto withdrawn = store_->UpdateConsent(stored->id, [](domain::Consent& consent) {
+    return domain::WithdrawConsent(consent, absl::FromUnixMillis(5000));
+  });
+  ASSERT_TRUE(withdrawn.ok());
+  EXPECT_EQ(store_->GetConsent(stored->id)->withdrawn_at, absl::FromUnixMillis(5000));
+  EXPECT_EQ(store_->ListConsents(c.subject_id)->size(), 1u);
+}
+
 TEST(StoreOpenTest, CorruptFileIsNamed) {
   testsupport::TempDir dir;
   auto file = dir.path() / "accord.db";

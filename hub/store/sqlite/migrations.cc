@@ -9,7 +9,7 @@ namespace accord::store::sqlite {
 namespace {
 
 // Append only: a released migration is never edited.
-constexpr std::array<absl::string_view, 1> kMigrations = {
+constexpr std::array<absl::string_view, 2> kMigrations = {
     // 1: partners, their certificates, sharing agreements. Times are Unix milliseconds;
     // enum lists are comma-separated numbers of the accord.v1 enums.
     R"sql(
@@ -45,6 +45,65 @@ CREATE TABLE sharing_agreements (
   creator_id         TEXT REFERENCES partners(id),
   create_time_ms     INTEGER NOT NULL
 ) STRICT;
+)sql",
+    // 2: the person index (one record per holder of a subject), national identifiers, family
+    // links, consents. Recipients are "p:<partner id>" or "s:<sector number>", comma-separated.
+    R"sql(
+CREATE TABLE subjects (
+  id             TEXT PRIMARY KEY,
+  create_time_ms INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE subject_records (
+  subject_id     TEXT NOT NULL REFERENCES subjects(id),
+  partner_id     TEXT NOT NULL REFERENCES partners(id),
+  local_id       TEXT NOT NULL,
+  nhs_number     TEXT NOT NULL,
+  upn            TEXT NOT NULL,
+  given_name     TEXT NOT NULL,
+  family_name    TEXT NOT NULL,
+  family_key     TEXT NOT NULL,
+  birth_date     TEXT NOT NULL,
+  postcode       TEXT NOT NULL,
+  create_time_ms INTEGER NOT NULL,
+  PRIMARY KEY (subject_id, partner_id)
+) STRICT;
+CREATE INDEX subject_records_by_birth_date ON subject_records(birth_date) WHERE birth_date != '';
+CREATE INDEX subject_records_by_family_key ON subject_records(family_key) WHERE family_key != '';
+CREATE INDEX subject_records_by_partner ON subject_records(partner_id);
+
+CREATE TABLE subject_identifiers (
+  kind        TEXT NOT NULL,
+  value       TEXT NOT NULL,
+  subject_id  TEXT NOT NULL REFERENCES subjects(id),
+  PRIMARY KEY (kind, value)
+) STRICT;
+
+CREATE TABLE family_links (
+  subject_id     TEXT NOT NULL REFERENCES subjects(id),
+  relative_id    TEXT NOT NULL REFERENCES subjects(id),
+  relationship   INTEGER NOT NULL,
+  recorded_by    TEXT NOT NULL REFERENCES partners(id),
+  create_time_ms INTEGER NOT NULL,
+  PRIMARY KEY (subject_id, relative_id, relationship)
+) STRICT;
+
+CREATE TABLE consents (
+  id              TEXT PRIMARY KEY,
+  subject_id      TEXT NOT NULL REFERENCES subjects(id),
+  given_by        INTEGER NOT NULL,
+  purposes        TEXT NOT NULL,
+  categories      TEXT NOT NULL,
+  recipients      TEXT NOT NULL,
+  valid_from_ms   INTEGER NOT NULL,
+  valid_until_ms  INTEGER NOT NULL,
+  state           INTEGER NOT NULL,
+  withdrawn_at_ms INTEGER,
+  recorded_by     TEXT NOT NULL REFERENCES partners(id),
+  evidence        TEXT NOT NULL,
+  create_time_ms  INTEGER NOT NULL
+) STRICT;
+CREATE INDEX consents_by_subject ON consents(subject_id, create_time_ms);
 )sql",
 };
 

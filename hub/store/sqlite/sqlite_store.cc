@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "hub/store/sqlite/db.h"
@@ -80,6 +81,84 @@ SharingAgreement ReadAgreement(const Statement& st) {
   a.creator_id = st.Text(10);
   a.create_time = FromMs(st.Int(11));
   return a;
+}
+
+constexpr absl::string_view kRecordColumns =
+    "subject_id, partner_id, local_id, nhs_number, upn, given_name, family_name, birth_date, postcode, "
+    "create_time_ms";
+
+SubjectRecord ReadRecord(const Statement& st) {
+  SubjectRecord r;
+  r.person.subject_id = st.Text(0);
+  r.partner_id = st.Text(1);
+  r.local_id = st.Text(2);
+  r.person.nhs_number = st.Text(3);
+  r.person.upn = st.Text(4);
+  r.person.given_name = st.Text(5);
+  r.person.family_name = st.Text(6);
+  r.person.birth_date = st.Text(7);
+  r.person.postcode = st.Text(8);
+  r.create_time = FromMs(st.Int(9));
+  return r;
+}
+
+std::string JoinParties(const std::vector<domain::Party>& parties) {
+  return absl::StrJoin(parties, ",", [](std::string* out, const domain::Party& p) {
+    if (p.IsPartner()) {
+      absl::StrAppend(out, "p:", p.partner_id);
+    } else {
+      absl::StrAppend(out, "s:", static_cast<int>(p.sector));
+    }
+  });
+}
+
+std::vector<domain::Party> SplitParties(const std::string& text) {
+  std::vector<domain::Party> out;
+  for (absl::string_view part : absl::StrSplit(text, ',', absl::SkipEmpty())) {
+    domain::Party p;
+    int sector = 0;
+    if (absl::ConsumePrefix(&part, "p:")) {
+      p.partner_id = std::string(part);
+    } else if (absl::ConsumePrefix(&part, "s:") && absl::SimpleAtoi(part, &sector)) {
+      p.sector = static_cast<domain::Sector>(sector);
+    }
+    out.push_back(p);
+  }
+  return out;
+}
+
+constexpr absl::string_view kConsentColumns =
+    "id, subject_id, given_by, purposes, categories, recipients, valid_from_ms, valid_until_ms, state, "
+    "withdrawn_at_ms, recorded_by, evidence, create_time_ms";
+
+domain::Consent ReadConsent(const Statement& st) {
+  domain::Consent c;
+  c.id = st.Text(0);
+  c.subject_id = st.Text(1);
+  c.given_by = static_cast<domain::ConsentGiver>(st.Int(2));
+  c.purposes = SplitEnums<domain::Purpose>(st.Text(3));
+  c.categories = SplitEnums<domain::DataCategory>(st.Text(4));
+  c.recipients = SplitParties(st.Text(5));
+  c.valid_from = FromMs(st.Int(6));
+  c.valid_until = FromMs(st.Int(7));
+  c.state = static_cast<domain::ConsentState>(st.Int(8));
+  if (!st.IsNull(9)) c.withdrawn_at = FromMs(st.Int(9));
+  c.recorded_by = st.Text(10);
+  c.evidence = st.Text(11);
+  c.create_time = FromMs(st.Int(12));
+  return c;
+}
+
+void BindConsent(Statement& st, const domain::Consent& c) {
+  st.Bind(1, c.id).Bind(2, c.subject_id).Bind(3, static_cast<int64_t>(c.given_by));
+  st.Bind(4, JoinEnums(c.purposes)).Bind(5, JoinEnums(c.categories)).Bind(6, JoinParties(c.recipients));
+  st.Bind(7, ToMs(c.valid_from)).Bind(8, ToMs(c.valid_until)).Bind(9, static_cast<int64_t>(c.state));
+  if (c.withdrawn_at) {
+    st.Bind(10, ToMs(*c.withdrawn_at));
+  } else {
+    st.BindNull(10);
+  }
+  st.Bind(11, c.recorded_by).Bind(12, c.evidence).Bind(13, ToMs(c.create_time));
 }
 
 std::string RandomId() {
@@ -243,7 +322,231 @@ class SqliteStore final : public Store {
     return out;
   }
 
+  absl::StatusOr<ResolveResult> ResolveSubject(const SubjectRecord& incoming, const MatchFn& match,
+                                               bool create_when_ambiguous) override {
+    absl::MutexLock lock(&write_mu_);
+    auto tx = Transaction::Begin(*writer_);
+    if (!tx.ok()) return tx.status();
+    ResolveResult result;
+    std::string by_nhs, by_upn;
+    for (auto [kind, value, out] : {std::tuple{"nhs", &incoming.person.nhs_number, &by_nhs},
+                                    std::tuple{"upn", &incoming.person.upn, &by_upn}}) {
+      if (value->empty()) continue;
+      auto st = writer_->Prepare("SELECT subject_id FROM subject_identifiers WHERE kind = ?1 AND value = ?2");
+      if (!st.ok()) return st.status();
+      auto row = st->Bind(1, kind).Bind(2, *value).Step();
+      if (!row.ok()) return row.status();
+      if (*row) *out = st->Text(0);
+    }
+    std::string subject_id;
+    if (!by_nhs.empty() && !by_upn.empty() && by_nhs != by_upn) {
+      return absl::FailedPreconditionError(
+          "identifiers: the NHS number and the UPN belong to two different subjects; resolve with one of them and "
+          "ask the hub's operator to review the records");
+    }
+    if (!by_nhs.empty() || !by_upn.empty()) {
+      subject_id = by_nhs.empty() ? by_upn : by_nhs;
+      result.outcome = ResolveOutcome::kMatchedIdentifier;
+    } else {
+      auto st = writer_->Prepare(absl::StrCat("SELECT ", kRecordColumns,
+                                              " FROM subject_records WHERE (birth_date = ?1 AND ?1 != '') OR "
+                                              "(family_key = ?2 AND ?2 != '') ORDER BY subject_id, partner_id"));
+      if (!st.ok()) return st.status();
+      st->Bind(1, incoming.person.birth_date).Bind(2, domain::NormaliseName(incoming.person.family_name));
+      std::vector<domain::PersonRecord> candidates;
+      for (;;) {
+        auto row = st->Step();
+        if (!row.ok()) return row.status();
+        if (!*row) break;
+        candidates.push_back(ReadRecord(*st).person);
+      }
+      domain::MatchResult matched = match(candidates);
+      switch (matched.outcome) {
+        case domain::MatchOutcome::kConfident:
+          subject_id = matched.subject_id;
+          result.outcome = ResolveOutcome::kMatchedDemographics;
+          break;
+        case domain::MatchOutcome::kAmbiguous:
+          if (create_when_ambiguous) {
+            result.outcome = ResolveOutcome::kCreated;
+            break;
+          }
+          result.outcome = ResolveOutcome::kAmbiguous;
+          result.candidates = std::move(matched.candidates);
+          return result;  // nothing written; the transaction rolls back
+        case domain::MatchOutcome::kNone:
+          result.outcome = ResolveOutcome::kCreated;
+          break;
+      }
+    }
+    absl::Time now = incoming.create_time;
+    if (result.outcome == ResolveOutcome::kCreated) {
+      subject_id = RandomId();
+      if (subject_id.empty()) return absl::InternalError("no randomness for a subject id");
+      auto st = writer_->Prepare("INSERT INTO subjects (id, create_time_ms) VALUES (?1, ?2)");
+      if (!st.ok()) return st.status();
+      if (absl::Status s = st->Bind(1, subject_id).Bind(2, ToMs(now)).Run(); !s.ok()) return s;
+    }
+    // The caller's record: kept from before when it had one, completed with what it sent now.
+    absl::StatusOr<SubjectRecord> existing = SelectRecord(*writer_, subject_id, incoming.partner_id);
+    if (!existing.ok() && !absl::IsNotFound(existing.status())) return existing.status();
+    SubjectRecord record = incoming;
+    record.person.subject_id = subject_id;
+    if (existing.ok()) {
+      record.create_time = existing->create_time;
+      for (auto [mine, before] : {std::pair{&record.local_id, &existing->local_id},
+                                  std::pair{&record.person.nhs_number, &existing->person.nhs_number},
+                                  std::pair{&record.person.upn, &existing->person.upn},
+                                  std::pair{&record.person.given_name, &existing->person.given_name},
+                                  std::pair{&record.person.family_name, &existing->person.family_name},
+                                  std::pair{&record.person.birth_date, &existing->person.birth_date},
+                                  std::pair{&record.person.postcode, &existing->person.postcode}}) {
+        if (mine->empty()) *mine = *before;
+      }
+    }
+    auto st = writer_->Prepare(absl::StrCat("INSERT OR REPLACE INTO subject_records (", kRecordColumns,
+                                            ", family_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"));
+    if (!st.ok()) return st.status();
+    const domain::PersonRecord& p = record.person;
+    st->Bind(1, subject_id).Bind(2, record.partner_id).Bind(3, record.local_id).Bind(4, p.nhs_number).Bind(5, p.upn);
+    st->Bind(6, p.given_name).Bind(7, p.family_name).Bind(8, p.birth_date).Bind(9, p.postcode);
+    st->Bind(10, ToMs(record.create_time)).Bind(11, domain::NormaliseName(p.family_name));
+    if (absl::Status s = st->Run(); !s.ok()) return s;
+    for (auto [kind, value] : {std::pair{"nhs", &p.nhs_number}, std::pair{"upn", &p.upn}}) {
+      if (value->empty()) continue;
+      auto ins = writer_->Prepare(
+          "INSERT INTO subject_identifiers (kind, value, subject_id) VALUES (?1, ?2, ?3) "
+          "ON CONFLICT (kind, value) DO NOTHING");
+      if (!ins.ok()) return ins.status();
+      if (absl::Status s = ins->Bind(1, kind).Bind(2, *value).Bind(3, subject_id).Run(); !s.ok()) return s;
+    }
+    if (absl::Status s = tx->Commit(); !s.ok()) return s;
+    result.record = std::move(record);
+    return result;
+  }
+
+  absl::StatusOr<SubjectRecord> GetSubjectRecord(absl::string_view subject_id, absl::string_view partner_id) override {
+    Reader r(*this);
+    if (!r.ok()) return r.status();
+    return SelectRecord(r.conn(), subject_id, partner_id);
+  }
+
+  absl::Status AddFamilyLink(const FamilyLink& link) override {
+    absl::MutexLock lock(&write_mu_);
+    auto tx = Transaction::Begin(*writer_);
+    if (!tx.ok()) return tx.status();
+    auto st = writer_->Prepare(
+        "INSERT INTO family_links (subject_id, relative_id, relationship, recorded_by, create_time_ms) "
+        "VALUES (?1, ?2, ?3, ?4, ?5)");
+    if (!st.ok()) return st.status();
+    st->Bind(1, link.subject_id).Bind(2, link.relative_id).Bind(3, int64_t{link.relationship});
+    st->Bind(4, link.recorded_by).Bind(5, ToMs(link.create_time));
+    if (absl::Status s = st->Run(); !s.ok()) {
+      if (absl::IsAlreadyExists(s)) return absl::AlreadyExistsError("relative: this family link is already recorded");
+      return s;
+    }
+    return tx->Commit();
+  }
+
+  absl::StatusOr<std::vector<FamilyLink>> ListFamilyLinks(absl::string_view subject_id,
+                                                          absl::string_view visible_to) override {
+    Reader r(*this);
+    if (!r.ok()) return r.status();
+    auto st = r.conn().Prepare(
+        "SELECT f.subject_id, f.relative_id, f.relationship, f.recorded_by, f.create_time_ms FROM family_links f "
+        "JOIN subject_records h ON h.subject_id = f.relative_id AND h.partner_id = ?2 "
+        "WHERE f.subject_id = ?1 ORDER BY f.create_time_ms, f.relative_id");
+    if (!st.ok()) return st.status();
+    st->Bind(1, subject_id).Bind(2, visible_to);
+    std::vector<FamilyLink> out;
+    for (;;) {
+      auto row = st->Step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      out.push_back({st->Text(0), st->Text(1), static_cast<int>(st->Int(2)), st->Text(3), FromMs(st->Int(4))});
+    }
+    return out;
+  }
+
+  absl::StatusOr<domain::Consent> CreateConsent(domain::Consent consent) override {
+    absl::MutexLock lock(&write_mu_);
+    auto tx = Transaction::Begin(*writer_);
+    if (!tx.ok()) return tx.status();
+    consent.id = RandomId();
+    if (consent.id.empty()) return absl::InternalError("no randomness for a consent id");
+    auto st = writer_->Prepare(absl::StrCat("INSERT INTO consents (", kConsentColumns,
+                                            ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"));
+    if (!st.ok()) return st.status();
+    BindConsent(*st, consent);
+    if (absl::Status s = st->Run(); !s.ok()) return s;
+    if (absl::Status s = tx->Commit(); !s.ok()) return s;
+    return consent;
+  }
+
+  absl::StatusOr<domain::Consent> GetConsent(absl::string_view id) override {
+    Reader r(*this);
+    if (!r.ok()) return r.status();
+    return SelectConsent(r.conn(), id);
+  }
+
+  absl::StatusOr<std::vector<domain::Consent>> ListConsents(absl::string_view subject_id) override {
+    Reader r(*this);
+    if (!r.ok()) return r.status();
+    auto st = r.conn().Prepare(absl::StrCat("SELECT ", kConsentColumns,
+                                            " FROM consents WHERE subject_id = ?1 ORDER BY create_time_ms DESC, rowid DESC"));
+    if (!st.ok()) return st.status();
+    st->Bind(1, subject_id);
+    std::vector<domain::Consent> out;
+    for (;;) {
+      auto row = st->Step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      out.push_back(ReadConsent(*st));
+    }
+    return out;
+  }
+
+  absl::StatusOr<domain::Consent> UpdateConsent(
+      absl::string_view id, const std::function<absl::Status(domain::Consent&)>& change) override {
+    absl::MutexLock lock(&write_mu_);
+    auto tx = Transaction::Begin(*writer_);
+    if (!tx.ok()) return tx.status();
+    absl::StatusOr<domain::Consent> consent = SelectConsent(*writer_, id);
+    if (!consent.ok()) return consent.status();
+    if (absl::Status s = change(*consent); !s.ok()) return s;
+    auto st = writer_->Prepare(absl::StrCat("INSERT OR REPLACE INTO consents (", kConsentColumns,
+                                            ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"));
+    if (!st.ok()) return st.status();
+    consent->id = std::string(id);
+    BindConsent(*st, *consent);
+    if (absl::Status s = st->Run(); !s.ok()) return s;
+    if (absl::Status s = tx->Commit(); !s.ok()) return s;
+    return consent;
+  }
+
  private:
+  static absl::StatusOr<SubjectRecord> SelectRecord(Connection& conn, absl::string_view subject_id,
+                                                    absl::string_view partner_id) {
+    auto st = conn.Prepare(
+        absl::StrCat("SELECT ", kRecordColumns, " FROM subject_records WHERE subject_id = ?1 AND partner_id = ?2"));
+    if (!st.ok()) return st.status();
+    st->Bind(1, subject_id).Bind(2, partner_id);
+    auto row = st->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return absl::NotFoundError(absl::StrCat("no subject ", subject_id, " held by this partner"));
+    return ReadRecord(*st);
+  }
+
+  static absl::StatusOr<domain::Consent> SelectConsent(Connection& conn, absl::string_view id) {
+    auto st = conn.Prepare(absl::StrCat("SELECT ", kConsentColumns, " FROM consents WHERE id = ?1"));
+    if (!st.ok()) return st.status();
+    st->Bind(1, id);
+    auto row = st->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return absl::NotFoundError(absl::StrCat("no consent ", id));
+    return ReadConsent(*st);
+  }
+
   // Borrows a read connection from the pool for one call and returns it after.
   class Reader {
    public:
