@@ -15,35 +15,13 @@ absl::Status Invalid(absl::string_view field, absl::string_view why) {
   return absl::InvalidArgumentError(absl::StrCat(field, ": ", why));
 }
 
-template <typename Enum>
-absl::Status ValidateEnumList(const std::vector<Enum>& values, absl::string_view field,
-                              bool (*is_valid)(int)) {
-  if (values.empty()) return Invalid(field, "at least one value is required");
-  std::set<int> seen;
-  for (size_t i = 0; i < values.size(); ++i) {
-    int v = static_cast<int>(values[i]);
-    std::string path = absl::StrCat(field, "[", i, "]");
-    if (v == 0 || !is_valid(v)) return Invalid(path, absl::StrCat("unknown value ", v));
-    if (!seen.insert(v).second) return Invalid(path, "repeated value");
-  }
-  return absl::OkStatus();
-}
-
 absl::Status ValidateRecipients(const std::vector<Party>& recipients, absl::string_view field) {
   if (recipients.empty()) return Invalid(field, "at least one recipient is required");
   std::set<std::pair<std::string, int>> seen;
   for (size_t i = 0; i < recipients.size(); ++i) {
     const Party& party = recipients[i];
     std::string path = absl::StrCat(field, "[", i, "]");
-    if (party.IsPartner()) {
-      if (party.sector != ::accord::v1::SECTOR_UNSPECIFIED) {
-        return Invalid(path, "name either a partner or a sector, not both");
-      }
-      if (auto s = ValidatePartnerId(party.partner_id, absl::StrCat(path, ".partner")); !s.ok()) return s;
-    } else if (party.sector == ::accord::v1::SECTOR_UNSPECIFIED ||
-               !::accord::v1::Sector_IsValid(party.sector)) {
-      return Invalid(path, "a partner or a known sector is required");
-    }
+    if (auto s = ValidateParty(party, path); !s.ok()) return s;
     if (!seen.emplace(party.partner_id, static_cast<int>(party.sector)).second) {
       return Invalid(path, "repeated recipient");
     }
@@ -110,13 +88,8 @@ absl::Status ValidateConsent(const Consent& c) {
   if (c.given_by != ConsentGiver::kYoungPerson && c.given_by != ConsentGiver::kParentCarer) {
     return Invalid("consent.given_by", "must be YOUNG_PERSON or PARENT_CARER");
   }
-  if (auto s = ValidateEnumList(c.purposes, "consent.purposes", &::accord::v1::Purpose_IsValid); !s.ok()) {
-    return s;
-  }
-  if (auto s = ValidateEnumList(c.categories, "consent.data_categories", &::accord::v1::DataCategory_IsValid);
-      !s.ok()) {
-    return s;
-  }
+  if (auto s = ValidatePurposes(c.purposes, "consent.purposes"); !s.ok()) return s;
+  if (auto s = ValidateCategories(c.categories, "consent.data_categories"); !s.ok()) return s;
   if (auto s = ValidateRecipients(c.recipients, "consent.recipients"); !s.ok()) return s;
   if (!IsFinite(c.valid_from)) return Invalid("consent.valid_from", "must be a finite time");
   if (!IsFinite(c.valid_until) || c.valid_until == absl::UnixEpoch()) {

@@ -29,19 +29,6 @@ absl::Status ValidateEnumList(const std::vector<Enum>& values, absl::string_view
   return absl::OkStatus();
 }
 
-absl::Status ValidateParty(const Party& party, absl::string_view field) {
-  if (party.IsPartner()) {
-    if (party.sector != ::accord::v1::SECTOR_UNSPECIFIED) {
-      return Invalid(field, "name either a partner or a sector, not both");
-    }
-    return ValidatePartnerId(party.partner_id, absl::StrCat(field, ".partner"));
-  }
-  if (party.sector == ::accord::v1::SECTOR_UNSPECIFIED || !::accord::v1::Sector_IsValid(party.sector)) {
-    return Invalid(field, "a partner or a known sector is required");
-  }
-  return absl::OkStatus();
-}
-
 }  // namespace
 
 absl::Status ValidatePartnerId(absl::string_view id, absl::string_view field) {
@@ -76,6 +63,19 @@ std::string PartnerIdFromName(absl::string_view display_name) {
   return id;
 }
 
+absl::Status ValidateParty(const Party& party, absl::string_view field) {
+  if (party.IsPartner()) {
+    if (party.sector != ::accord::v1::SECTOR_UNSPECIFIED) {
+      return Invalid(field, "name either a partner or a sector, not both");
+    }
+    return ValidatePartnerId(party.partner_id, absl::StrCat(field, ".partner"));
+  }
+  if (party.sector == ::accord::v1::SECTOR_UNSPECIFIED || !::accord::v1::Sector_IsValid(party.sector)) {
+    return Invalid(field, "a partner or a known sector is required");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ValidateNewPartner(const Partner& partner) {
   const std::string& name = partner.display_name;
   if (name.empty() || name.size() > 200) return Invalid("partner.display_name", "must be 1-200 characters");
@@ -91,15 +91,8 @@ absl::Status ValidateNewPartner(const Partner& partner) {
 absl::Status ValidateAgreement(const SharingAgreement& a) {
   if (auto s = ValidateParty(a.discloser, "sharing_agreement.discloser"); !s.ok()) return s;
   if (auto s = ValidateParty(a.recipient, "sharing_agreement.recipient"); !s.ok()) return s;
-  if (auto s = ValidateEnumList(a.purposes, "sharing_agreement.purposes", &::accord::v1::Purpose_IsValid);
-      !s.ok()) {
-    return s;
-  }
-  if (auto s = ValidateEnumList(a.categories, "sharing_agreement.data_categories",
-                                &::accord::v1::DataCategory_IsValid);
-      !s.ok()) {
-    return s;
-  }
+  if (auto s = ValidatePurposes(a.purposes, "sharing_agreement.purposes"); !s.ok()) return s;
+  if (auto s = ValidateCategories(a.categories, "sharing_agreement.data_categories"); !s.ok()) return s;
   if (a.valid_until == absl::InfinitePast() || a.valid_until == absl::UnixEpoch()) {
     return Invalid("sharing_agreement.valid_until", "is required");
   }
@@ -115,6 +108,10 @@ absl::Status ValidatePurpose(Purpose purpose, absl::string_view field) {
     return Invalid(field, "a known purpose is required");
   }
   return absl::OkStatus();
+}
+
+absl::Status ValidatePurposes(const std::vector<Purpose>& purposes, absl::string_view field) {
+  return ValidateEnumList(purposes, field, &::accord::v1::Purpose_IsValid);
 }
 
 absl::Status ValidateCategories(const std::vector<DataCategory>& categories, absl::string_view field) {

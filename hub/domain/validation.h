@@ -29,11 +29,16 @@ absl::Status ValidateAgreement(const SharingAgreement& agreement);
 
 // A purpose that is set and known, under `field`.
 absl::Status ValidatePurpose(Purpose purpose, absl::string_view field = "purpose");
+// At least one purpose, each known, no repeats: "purposes[1]: repeated value".
+absl::Status ValidatePurposes(const std::vector<Purpose>& purposes, absl::string_view field = "purposes");
 // At least one category, each known, no repeats: "data_categories[2]: repeated value".
 absl::Status ValidateCategories(const std::vector<DataCategory>& categories,
                                 absl::string_view field = "data_categories");
 // "YYYY-MM-DD", a real calendar date, not after `today`.
 absl::Status ValidateBirthDate(absl::string_view date, absl::Time today, absl::string_view field);
+
+// Exactly one of a valid partner id or a known sector ("<field>.partner: ..." for a bad id).
+absl::Status ValidateParty(const Party& party, absl::string_view field);
 
 // "Why": free text such as a suspension reason: 1–1000 characters.
 absl::Status ValidateReason(absl::string_view reason, absl::string_view field);

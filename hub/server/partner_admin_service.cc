@@ -4,6 +4,7 @@
 #include "absl/time/clock.h"
 #include "hub/domain/validation.h"
 #include "hub/log/log.h"
+#include "hub/server/paging.h"
 #include "hub/server/unary.h"
 
 namespace accord::server {
@@ -78,17 +79,10 @@ grpc::ServerUnaryReactor* PartnerAdminService::ListPartners(grpc::CallbackServer
 }
 
 absl::Status PartnerAdminService::DoListPartners(const v1::ListPartnersRequest& req, v1::ListPartnersResponse& resp) {
-  absl::StatusOr<int> size = domain::EffectivePageSize(req.page_size(), max_page_size_);
-  if (!size.ok()) return size.status();
-  absl::StatusOr<std::string> after = domain::DecodePageToken(req.page_token());
-  if (!after.ok()) return after.status();
-  absl::StatusOr<std::vector<domain::Partner>> page = store_.ListPartners(*after, *size + 1);
-  if (!page.ok()) return page.status();
-  bool more = static_cast<int>(page->size()) > *size;
-  if (more) page->pop_back();
-  for (const domain::Partner& p : *page) *resp.add_partners() = ToProto(p);
-  if (more) resp.set_next_page_token(domain::EncodePageToken(page->back().id));
-  return absl::OkStatus();
+  return ServePage(
+      req.page_size(), req.page_token(), max_page_size_,
+      [&](const std::string& after, int limit) { return store_.ListPartners(after, limit); },
+      [&](const domain::Partner& p) { *resp.add_partners() = ToProto(p); }, resp.mutable_next_page_token());
 }
 
 grpc::ServerUnaryReactor* PartnerAdminService::SuspendPartner(grpc::CallbackServerContext* ctx,
@@ -158,17 +152,11 @@ grpc::ServerUnaryReactor* PartnerAdminService::ListSharingAgreements(grpc::Callb
 
 absl::Status PartnerAdminService::DoListAgreements(const v1::ListSharingAgreementsRequest& req,
                                                    v1::ListSharingAgreementsResponse& resp) {
-  absl::StatusOr<int> size = domain::EffectivePageSize(req.page_size(), max_page_size_);
-  if (!size.ok()) return size.status();
-  absl::StatusOr<std::string> after = domain::DecodePageToken(req.page_token());
-  if (!after.ok()) return after.status();
-  absl::StatusOr<std::vector<domain::SharingAgreement>> page = store_.ListAgreements(*after, *size + 1);
-  if (!page.ok()) return page.status();
-  bool more = static_cast<int>(page->size()) > *size;
-  if (more) page->pop_back();
-  for (const domain::SharingAgreement& a : *page) *resp.add_sharing_agreements() = ToProto(a);
-  if (more) resp.set_next_page_token(domain::EncodePageToken(page->back().id));
-  return absl::OkStatus();
+  return ServePage(
+      req.page_size(), req.page_token(), max_page_size_,
+      [&](const std::string& after, int limit) { return store_.ListAgreements(after, limit); },
+      [&](const domain::SharingAgreement& a) { *resp.add_sharing_agreements() = ToProto(a); },
+      resp.mutable_next_page_token());
 }
 
 }  // namespace accord::server
