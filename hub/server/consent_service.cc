@@ -36,6 +36,21 @@ absl::StatusOr<domain::Partner> PartnerNamed(store::Store& store, const std::str
   return partner;
 }
 
+// The sharing-log line for a change to a consent; `details` (evidence, reasons) are sealed.
+store::NewEvent ConsentEvent(v1::EventKind kind, const security::Caller& caller, const domain::Consent& c,
+                             const std::string& details, const char* request) {
+  store::NewEvent e;
+  e.subject_id = c.subject_id;
+  e.details = details;
+  e.event.set_kind(kind);
+  e.event.set_actor(domain::PartnerName(caller.partner.id));
+  e.event.set_subject(domain::SubjectName(c.subject_id));
+  e.event.set_basis(v1::BASIS_NONE);
+  e.event.add_consents(domain::ConsentName(c.id));
+  e.event.set_request(request);
+  return e;
+}
+
 }  // namespace
 
 ConsentService::ConsentService(store::Store& store, const security::Authenticator& auth,
@@ -77,7 +92,10 @@ absl::Status ConsentService::DoRecord(const security::Caller& caller, const v1::
     }
     if (!p.ok()) return p.status();
   }
-  absl::StatusOr<domain::Consent> stored = store_.CreateConsent(*consent);
+  absl::StatusOr<domain::Consent> stored = store_.CreateConsent(*consent, [&](const domain::Consent& c) {
+    return std::vector<store::NewEvent>{
+        ConsentEvent(v1::EVENT_KIND_CONSENT_RECORDED, caller, c, c.evidence, "ConsentService/RecordConsent")};
+  });
   if (!stored.ok()) return stored.status();
 
   v1::ConsentReceiptPayload payload;
@@ -112,6 +130,10 @@ absl::Status ConsentService::DoWithdraw(const security::Caller& caller, const v1
                                                           consent.recorded_by, "; only it may withdraw it"));
         }
         return domain::WithdrawConsent(consent, now);
+      },
+      [&](const domain::Consent& c) {
+        return std::vector<store::NewEvent>{
+            ConsentEvent(v1::EVENT_KIND_CONSENT_WITHDRAWN, caller, c, req.reason(), "ConsentService/WithdrawConsent")};
       });
   if (!withdrawn.ok()) return withdrawn.status();
   *resp.mutable_consent() = ToProto(*withdrawn, now);

@@ -18,6 +18,7 @@
 #include "hub/security/ca.h"
 #include "hub/security/files.h"
 #include "hub/server/config.h"
+#include "hub/server/audit_service.h"
 #include "hub/server/consent_service.h"
 #include "hub/server/partner_admin_service.h"
 #include "hub/server/subject_service.h"
@@ -47,6 +48,7 @@ struct Hub::Parts {
   std::unique_ptr<PartnerAdminService> partner_admin;
   std::unique_ptr<SubjectService> subjects;
   std::unique_ptr<ConsentService> consents;
+  std::unique_ptr<AuditService> audit;
   std::unique_ptr<grpc::Server> server;
   int port = 0;
   bool stopped = false;
@@ -61,6 +63,7 @@ Hub::~Hub() {
   parts_->partner_admin.reset();
   parts_->subjects.reset();
   parts_->consents.reset();
+  parts_->audit.reset();
   parts_->auth.reset();
   parts_->store.reset();
   log::Info("store_closed");
@@ -103,7 +106,9 @@ absl::StatusOr<std::unique_ptr<Hub>> Hub::Start(const config::v1::HubConfig& con
   parts->partner_admin = std::make_unique<PartnerAdminService>(
       *parts->store, *parts->auth, parts->ca ? &*parts->ca : nullptr, static_cast<int>(config.limits().max_page_size()));
   parts->subjects = std::make_unique<SubjectService>(*parts->store, *parts->auth);
-  parts->consents = std::make_unique<ConsentService>(*parts->store, *parts->auth, std::move(*signing_key));
+  parts->consents = std::make_unique<ConsentService>(*parts->store, *parts->auth, *signing_key);
+  parts->audit = std::make_unique<AuditService>(*parts->store, *parts->auth, std::move(*signing_key),
+                                                static_cast<int>(config.limits().max_page_size()));
 
   // The handshake asks for a client certificate but leaves judging it to the Authenticator, so a
   // missing, foreign or expired certificate gets a precise status instead of a failed handshake.
@@ -121,6 +126,7 @@ absl::StatusOr<std::unique_ptr<Hub>> Hub::Start(const config::v1::HubConfig& con
   builder.RegisterService(parts->partner_admin.get());
   builder.RegisterService(parts->subjects.get());
   builder.RegisterService(parts->consents.get());
+  builder.RegisterService(parts->audit.get());
   parts->server = builder.BuildAndStart();
   if (!parts->server || parts->port == 0) {
     return absl::UnavailableError(absl::StrCat("listen_address: cannot listen on ", config.listen_address()));
@@ -128,7 +134,7 @@ absl::StatusOr<std::unique_ptr<Hub>> Hub::Start(const config::v1::HubConfig& con
   grpc::HealthCheckServiceInterface* health = parts->server->GetHealthCheckService();
   health->SetServingStatus("", true);
   for (const char* service : {v1::PartnerAdmin::service_full_name(), v1::SubjectService::service_full_name(),
-                              v1::ConsentService::service_full_name()}) {
+                              v1::ConsentService::service_full_name(), v1::AuditService::service_full_name()}) {
     health->SetServingStatus(service, true);
   }
 

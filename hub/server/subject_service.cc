@@ -103,7 +103,18 @@ absl::Status SubjectService::DoResolve(const security::Caller& caller, const v1:
       *incoming, [&query](absl::Span<const domain::PersonRecord> records) {
         return domain::MatchDemographics(query, records);
       },
-      req.confirm_new_subject());
+      req.confirm_new_subject(),
+      [&](const store::ResolveResult& r) {
+        store::NewEvent e;
+        e.subject_id = r.record.person.subject_id;
+        e.event.set_kind(v1::EVENT_KIND_SUBJECT_LINKED);
+        e.event.set_actor(domain::PartnerName(caller.partner.id));
+        e.event.set_subject(domain::SubjectName(e.subject_id));
+        e.event.set_basis(v1::BASIS_NONE);
+        e.event.add_reason_codes(v1::ResolveSubjectResponse::Outcome_Name(ToProto(r.outcome)).substr(8));
+        e.event.set_request("SubjectService/ResolveSubject");
+        return std::vector<store::NewEvent>{std::move(e)};
+      });
   if (!result.ok()) return result.status();
   resp.set_outcome(ToProto(result->outcome));
   if (result->outcome == store::ResolveOutcome::kAmbiguous) {

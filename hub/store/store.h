@@ -15,6 +15,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <memory>
 #include <string>
 #include "absl/strings/string_view.h"
@@ -22,6 +23,9 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "accord/v1/audit.pb.h"
+#include "hub/audit/merkle.h"
+#include "hub/audit/tree_head.h"
 #include "hub/domain/consent.h"
 #include "hub/domain/matching.h"
 #include "hub/domain/types.h"
@@ -57,6 +61,36 @@ struct ResolveResult {
   ResolveOutcome outcome = ResolveOutcome::kAmbiguous;
   SubjectRecord record;                            // the caller's record, unless kAmbiguous
   std::vector<domain::MatchCandidate> candidates;  // when kAmbiguous
+};
+
+// A sharing event to append. The store assigns `event.sequence` and `event.time` (the commit's
+// clock), seals `details` with the subject's key into `event.sealed_details`, and appends the
+// serialized event as the next Merkle leaf — in the same transaction as the change it records.
+struct NewEvent {
+  v1::SharingEvent event;
+  std::string subject_id;  // whose key seals `details`; empty when not about one child
+  std::string details;     // personal free text; dropped when the subject's key was erased
+};
+
+// Events for a change, built once the change knows its ids (e.g. a new consent's id).
+template <typename T>
+using EventsFor = std::function<std::vector<NewEvent>(const T&)>;
+
+// An event as stored: the exact leaf bytes and, when the subject's key still exists, the details.
+struct StoredEvent {
+  uint64_t sequence = 0;
+  std::string record;                   // serialized v1::SharingEvent: the Merkle leaf input
+  std::optional<std::string> details;   // opened; nullopt when erased or none were sealed
+  bool details_erased = false;          // sealed details exist but the key is gone
+};
+
+struct EventFilter {
+  std::string subject_id, actor_id, recipient_id;
+  int purpose = 0;  // 0: any
+  int basis = 0;
+  int kind = 0;
+  absl::Time start = absl::InfinitePast();
+  absl::Time end = absl::InfiniteFuture();
 };
 
 // Scores candidate records against the incoming demographics (domain::MatchDemographics).
@@ -106,11 +140,13 @@ class Store {
   // Linking stores or updates the caller's own record (`incoming.partner_id`) and indexes its
   // national identifiers.
   virtual absl::StatusOr<ResolveResult> ResolveSubject(const SubjectRecord& incoming, const MatchFn& match,
-                                                       bool create_when_ambiguous) = 0;
+                                                       bool create_when_ambiguous,
+                                                       const EventsFor<ResolveResult>& events) = 0;
   // The record `partner_id` holds of the subject: NOT_FOUND when the subject does not exist or
   // the partner does not hold it (the two are not told apart).
   virtual absl::StatusOr<SubjectRecord> GetSubjectRecord(absl::string_view subject_id,
                                                          absl::string_view partner_id) = 0;
+  virtual absl::StatusOr<bool> SubjectExists(absl::string_view subject_id) = 0;
   // ALREADY_EXISTS for the same (subject, relative, relationship) again.
   virtual absl::Status AddFamilyLink(const FamilyLink& link) = 0;
   // Links of `subject_id` whose relative `visible_to` also holds.
@@ -119,14 +155,42 @@ class Store {
 
   // Consents -------------------------------------------------------------------------------
   // Assigns the id, stores and returns the consent.
-  virtual absl::StatusOr<domain::Consent> CreateConsent(domain::Consent consent) = 0;
+  virtual absl::StatusOr<domain::Consent> CreateConsent(domain::Consent consent,
+                                                        const EventsFor<domain::Consent>& events) = 0;
   virtual absl::StatusOr<domain::Consent> GetConsent(absl::string_view id) = 0;
   // Every consent about the subject, newest first.
   virtual absl::StatusOr<std::vector<domain::Consent>> ListConsents(absl::string_view subject_id) = 0;
   // Loads the consent, applies `change` and stores the result, in one write transaction; nothing
   // is written when `change` fails (its status is returned).
   virtual absl::StatusOr<domain::Consent> UpdateConsent(
-      absl::string_view id, const std::function<absl::Status(domain::Consent&)>& change) = 0;
+      absl::string_view id, const std::function<absl::Status(domain::Consent&)>& change,
+      const EventsFor<domain::Consent>& events) = 0;
+
+  // The sharing log ---------------------------------------------------------------------------
+  // Every write above goes through one writer that commits many callers' changes in one durable
+  // transaction (group commit); a call returns once its change and its events are durable, or
+  // with an error and nothing of it stored.
+  //
+  // Appends events that record no other change (e.g. a DPO's read). Returns their sequences.
+  virtual absl::StatusOr<std::vector<uint64_t>> AppendEvents(std::vector<NewEvent> events) = 0;
+  // Number of events in the log.
+  virtual absl::StatusOr<uint64_t> LogSize() = 0;
+  // The stored perfect-subtree hashes, for roots and proofs (audit::RootHash etc.).
+  virtual audit::HashStore& LogHashes() = 0;
+  // Up to `limit` events with sequence >= from, in order.
+  virtual absl::StatusOr<std::vector<StoredEvent>> ReadEvents(uint64_t from, int limit) = 0;
+  // Up to `limit` events matching `filter` with sequence >= from, in order.
+  virtual absl::StatusOr<std::vector<StoredEvent>> QueryEvents(const EventFilter& filter, uint64_t from,
+                                                               int limit) = 0;
+  // Keeps a signed tree head (the checkpoint `accordctl audit verify` checks a data directory
+  // against). Idempotent per tree size.
+  virtual absl::Status SaveTreeHead(const audit::SignedTreeHead& head) = 0;
+  // The largest saved tree head; NOT_FOUND when none was saved.
+  virtual absl::StatusOr<audit::SignedTreeHead> LatestTreeHead() = 0;
+  // Erasure: destroys the subject's key (its events' details become unreadable while every proof
+  // still verifies) and deletes its person-index records, identifiers and family links; appends
+  // `event` (built with the subject's id) in the same transaction. NOT_FOUND for no such subject.
+  virtual absl::Status EraseSubject(absl::string_view subject_id, NewEvent event) = 0;
 };
 
 // Opens (creating if needed) the embedded SQLite store at `db_file` and applies pending

@@ -164,11 +164,11 @@ class SubjectStoreTest : public StoreTest {
 
 TEST_F(SubjectStoreTest, IdentifierMatchesLinkAndKeepEachHoldersRecord) {
   ScriptedMatch none;
-  auto created = store_->ResolveSubject(Record("school", "9434765919", "Jo", "Smith", "2014-05-03"), none.fn(), false);
+  auto created = store_->ResolveSubject(Record("school", "9434765919", "Jo", "Smith", "2014-05-03"), none.fn(), false, nullptr);
   ASSERT_TRUE(created.ok()) << created.status();
   EXPECT_EQ(created->outcome, ResolveOutcome::kCreated);
   const std::string id = created->record.person.subject_id;
-  auto linked = store_->ResolveSubject(Record("health", "9434765919", "Joe", "Smyth", ""), none.fn(), false);
+  auto linked = store_->ResolveSubject(Record("health", "9434765919", "Joe", "Smyth", ""), none.fn(), false, nullptr);
   ASSERT_TRUE(linked.ok());
   EXPECT_EQ(linked->outcome, ResolveOutcome::kMatchedIdentifier);
   EXPECT_EQ(linked->record.person.subject_id, id);
@@ -178,19 +178,19 @@ TEST_F(SubjectStoreTest, IdentifierMatchesLinkAndKeepEachHoldersRecord) {
 
 TEST_F(SubjectStoreTest, AmbiguousWritesNothingUnlessConfirmedNew) {
   ScriptedMatch none;
-  auto first = store_->ResolveSubject(Record("school", "", "Amy", "Jones", "2015-01-01"), none.fn(), false);
+  auto first = store_->ResolveSubject(Record("school", "", "Amy", "Jones", "2015-01-01"), none.fn(), false, nullptr);
   ASSERT_TRUE(first.ok());
   ScriptedMatch ambiguous;
   ambiguous.answer.outcome = domain::MatchOutcome::kAmbiguous;
   ambiguous.answer.candidates = {{first->record.person.subject_id, 9, {"family_name", "birth_date"}}};
-  auto asked = store_->ResolveSubject(Record("health", "", "Beth", "Jones", "2015-01-01"), ambiguous.fn(), false);
+  auto asked = store_->ResolveSubject(Record("health", "", "Beth", "Jones", "2015-01-01"), ambiguous.fn(), false, nullptr);
   ASSERT_TRUE(asked.ok());
   EXPECT_EQ(asked->outcome, ResolveOutcome::kAmbiguous);
   ASSERT_EQ(ambiguous.seen.size(), 1u);  // the record sharing the birth date was offered to the match
   EXPECT_EQ(ambiguous.seen[0].given_name, "Amy");
   EXPECT_EQ(store_->GetSubjectRecord(first->record.person.subject_id, "health").status().code(),
             absl::StatusCode::kNotFound);
-  auto confirmed = store_->ResolveSubject(Record("health", "", "Beth", "Jones", "2015-01-01"), ambiguous.fn(), true);
+  auto confirmed = store_->ResolveSubject(Record("health", "", "Beth", "Jones", "2015-01-01"), ambiguous.fn(), true, nullptr);
   ASSERT_TRUE(confirmed.ok());
   EXPECT_EQ(confirmed->outcome, ResolveOutcome::kCreated);
   EXPECT_NE(confirmed->record.person.subject_id, first->record.person.subject_id);
@@ -198,18 +198,18 @@ TEST_F(SubjectStoreTest, AmbiguousWritesNothingUnlessConfirmedNew) {
 
 TEST_F(SubjectStoreTest, IdentifiersOfTwoSubjectsConflict) {
   ScriptedMatch none;
-  ASSERT_TRUE(store_->ResolveSubject(Record("school", "9434765919", "Jo", "Smith", ""), none.fn(), false).ok());
+  ASSERT_TRUE(store_->ResolveSubject(Record("school", "9434765919", "Jo", "Smith", ""), none.fn(), false, nullptr).ok());
   SubjectRecord upn_only = Record("school", "", "Sam", "Brown", "");
   upn_only.person.upn = "B801200005001";
-  ASSERT_TRUE(store_->ResolveSubject(upn_only, none.fn(), false).ok());
+  ASSERT_TRUE(store_->ResolveSubject(upn_only, none.fn(), false, nullptr).ok());
   SubjectRecord both = Record("health", "9434765919", "", "", "");
   both.person.upn = "B801200005001";
-  EXPECT_EQ(store_->ResolveSubject(both, none.fn(), false).status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(store_->ResolveSubject(both, none.fn(), false, nullptr).status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
 TEST_F(SubjectStoreTest, ConsentsRoundTripAndFailedUpdatesChangeNothing) {
   ScriptedMatch none;
-  auto subject = store_->ResolveSubject(Record("school", "9434765919", "Jo", "Smith", ""), none.fn(), false);
+  auto subject = store_->ResolveSubject(Record("school", "9434765919", "Jo", "Smith", ""), none.fn(), false, nullptr);
   domain::Consent c;
   c.subject_id = subject->record.person.subject_id;
   c.given_by = domain::ConsentGiver::kParentCarer;
@@ -221,7 +221,7 @@ TEST_F(SubjectStoreTest, ConsentsRoundTripAndFailedUpdatesChangeNothing) {
   c.recorded_by = "school";
   c.evidence = "form";
   c.create_time = absl::FromUnixMillis(1000);
-  auto stored = store_->CreateConsent(c);
+  auto stored = store_->CreateConsent(c, nullptr);
   ASSERT_TRUE(stored.ok()) << stored.status();
   auto read = store_->GetConsent(stored->id);
   ASSERT_TRUE(read.ok());
@@ -233,12 +233,12 @@ TEST_F(SubjectStoreTest, ConsentsRoundTripAndFailedUpdatesChangeNothing) {
   auto refused = store_->UpdateConsent(stored->id, [](domain::Consent& consent) {
     consent.evidence = "changed";
     return absl::PermissionDeniedError("no");
-  });
+  }, nullptr);
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kPermissionDenied);
   EXPECT_EQ(store_->GetConsent(stored->id)->evidence, "form");
   auto withdrawn = store_->UpdateConsent(stored->id, [](domain::Consent& consent) {
     return domain::WithdrawConsent(consent, absl::FromUnixMillis(5000));
-  });
+  }, nullptr);
   ASSERT_TRUE(withdrawn.ok());
   EXPECT_EQ(store_->GetConsent(stored->id)->withdrawn_at, absl::FromUnixMillis(5000));
   EXPECT_EQ(store_->ListConsents(c.subject_id)->size(), 1u);

@@ -31,6 +31,16 @@ Statement& Statement::Bind(int pos, int64_t v) {
   return *this;
 }
 
+Statement& Statement::BindBlob(int pos, absl::string_view bytes) {
+  sqlite3_bind_blob(stmt_, pos, bytes.data(), static_cast<int>(bytes.size()), SQLITE_TRANSIENT);
+  return *this;
+}
+
+std::string Statement::Blob(int col) const {
+  const void* p = sqlite3_column_blob(stmt_, col);
+  return p ? std::string(static_cast<const char*>(p), sqlite3_column_bytes(stmt_, col)) : std::string();
+}
+
 Statement& Statement::BindNull(int pos) {
   sqlite3_bind_null(stmt_, pos);
   return *this;
@@ -68,7 +78,7 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(const std::filesyst
   auto conn = std::unique_ptr<Connection>(new Connection(db));
   sqlite3_busy_timeout(db, 5000);
   // journal_mode=WAL reads the file: a corrupt or foreign file fails here, with its name.
-  std::string pragmas = writable ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
+  std::string pragmas = writable ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA secure_delete=ON;"
                                  : "PRAGMA foreign_keys=ON; PRAGMA schema_version;";
   if (absl::Status s = conn->Exec(pragmas); !s.ok()) {
     return absl::Status(s.code(), absl::StrCat("database ", file.string(), ": ", s.message()));

@@ -38,6 +38,7 @@ class Statement {
   Statement& Bind(int pos, absl::string_view v);
   Statement& Bind(int pos, int64_t v);
   Statement& BindNull(int pos);
+  Statement& BindBlob(int pos, absl::string_view bytes);
 
   // Steps once: true when a row is ready, false when done, error otherwise.
   absl::StatusOr<bool> Step();
@@ -47,6 +48,7 @@ class Statement {
   int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
   bool IsNull(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
   std::string Text(int col) const;
+  std::string Blob(int col) const;
 
  private:
   sqlite3* db_;

@@ -9,7 +9,7 @@ namespace accord::store::sqlite {
 namespace {
 
 // Append only: a released migration is never edited.
-constexpr std::array<absl::string_view, 2> kMigrations = {
+constexpr std::array<absl::string_view, 3> kMigrations = {
     // 1: partners, their certificates, sharing agreements. Times are Unix milliseconds;
     // enum lists are comma-separated numbers of the accord.v1 enums.
     R"sql(
@@ -104,6 +104,45 @@ CREATE TABLE consents (
   create_time_ms  INTEGER NOT NULL
 ) STRICT;
 CREATE INDEX consents_by_subject ON consents(subject_id, create_time_ms);
+)sql",
+    // 3: the sharing log. `record` is the serialized accord.v1.SharingEvent, the Merkle leaf's
+    // input; the other columns repeat fields of it for queries. log_nodes holds every perfect
+    // subtree hash (level 0: leaf hashes). Subject keys seal events' personal details; an erased
+    // subject keeps its row with a NULL key.
+    R"sql(
+CREATE TABLE log_events (
+  seq         INTEGER PRIMARY KEY,
+  time_ms     INTEGER NOT NULL,
+  kind        INTEGER NOT NULL,
+  actor       TEXT NOT NULL,
+  recipient   TEXT NOT NULL,
+  subject_id  TEXT NOT NULL,
+  purpose     INTEGER NOT NULL,
+  basis       INTEGER NOT NULL,
+  record      BLOB NOT NULL
+) STRICT;
+CREATE INDEX log_events_by_subject ON log_events(subject_id, seq) WHERE subject_id != '';
+CREATE INDEX log_events_by_actor ON log_events(actor, seq);
+CREATE INDEX log_events_by_recipient ON log_events(recipient, seq) WHERE recipient != '';
+
+CREATE TABLE log_nodes (
+  level  INTEGER NOT NULL,
+  idx    INTEGER NOT NULL,
+  hash   BLOB NOT NULL,
+  PRIMARY KEY (level, idx)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE log_tree_heads (
+  tree_size  INTEGER PRIMARY KEY,
+  root       BLOB NOT NULL,
+  time_ms    INTEGER NOT NULL,
+  signature  BLOB NOT NULL
+) STRICT;
+
+CREATE TABLE subject_keys (
+  subject_id  TEXT PRIMARY KEY,
+  key         BLOB
+) STRICT;
 )sql",
 };
 

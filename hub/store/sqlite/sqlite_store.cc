@@ -1,9 +1,12 @@
-// The embedded default Store: one SQLite file in WAL mode. All writes go through one writer
-// connection under a mutex (the single writer path); reads borrow a connection from a pool so
-// they run concurrently with writes.
+// The embedded default Store: one SQLite file in WAL mode. Every write goes through one writer
+// thread and connection (the single writer path) that commits many callers' changes, and the
+// sharing events recording them, in one durable transaction (group commit); reads borrow a
+// connection from a pool so they run concurrently with writes.
 #include <openssl/rand.h>
 
+#include <deque>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -15,6 +18,7 @@
 #include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "hub/audit/seal.h"
 #include "hub/store/sqlite/db.h"
 #include "hub/store/sqlite/migrations.h"
 #include "hub/store/store.h"
@@ -28,7 +32,6 @@ using domain::PartnerState;
 using domain::SharingAgreement;
 using sqlite::Connection;
 using sqlite::Statement;
-using sqlite::Transaction;
 
 int64_t ToMs(absl::Time t) { return absl::ToUnixMillis(t); }
 absl::Time FromMs(int64_t ms) { return absl::FromUnixMillis(ms); }
@@ -161,6 +164,10 @@ void BindConsent(Statement& st, const domain::Consent& c) {
   st.Bind(11, c.recorded_by).Bind(12, c.evidence).Bind(13, ToMs(c.create_time));
 }
 
+absl::string_view HashText(const audit::Hash& hash) {
+  return absl::string_view(reinterpret_cast<const char*>(hash.data()), hash.size());
+}
+
 std::string RandomId() {
   unsigned char bytes[8];
   if (RAND_bytes(bytes, sizeof bytes) != 1) return {};
@@ -169,170 +176,290 @@ std::string RandomId() {
 
 class SqliteStore final : public Store {
  public:
-  SqliteStore(std::filesystem::path file, std::unique_ptr<Connection> writer)
-      : file_(std::move(file)), writer_(std::move(writer)) {}
+  SqliteStore(std::filesystem::path file, std::unique_ptr<Connection> writer, audit::TreeBuilder tree)
+      : file_(std::move(file)), read_hashes_(*this), writer_(std::move(writer)), tree_(std::move(tree)) {
+    writer_thread_ = std::thread([this] { WriterLoop(); });
+  }
+
+  ~SqliteStore() override {
+    {
+      absl::MutexLock lock(&queue_mu_);
+      stopping_ = true;
+    }
+    writer_thread_.join();
+  }
 
   absl::Status CreatePartner(const Partner& partner) override {
-    absl::MutexLock lock(&write_mu_);
-    auto tx = Transaction::Begin(*writer_);
-    if (!tx.ok()) return tx.status();
-    if (absl::Status s = InsertPartner(partner); !s.ok()) return s;
-    return tx->Commit();
+    return RunWrite([&](Connection& conn, std::vector<NewEvent>&) { return InsertPartner(conn, partner); });
   }
 
   absl::Status CreatePartnerWithCertificate(const Partner& partner, const Certificate& cert) override {
-    absl::MutexLock lock(&write_mu_);
-    auto tx = Transaction::Begin(*writer_);
-    if (!tx.ok()) return tx.status();
-    if (absl::Status s = InsertPartner(partner); !s.ok()) return s;
-    if (absl::Status s = InsertCertificate(cert); !s.ok()) return s;
-    return tx->Commit();
-  }
-
-  absl::StatusOr<Partner> GetPartner(absl::string_view id) override {
-    Reader r(*this);
-    if (!r.ok()) return r.status();
-    return SelectPartner(r.conn(), id);
-  }
-
-  absl::StatusOr<std::vector<Partner>> ListPartners(absl::string_view after_id, int limit) override {
-    Reader r(*this);
-    if (!r.ok()) return r.status();
-    auto st = r.conn().Prepare(absl::StrCat("SELECT ", kPartnerColumns, " FROM partners WHERE id > ?1 ORDER BY id LIMIT ?2"));
-    if (!st.ok()) return st.status();
-    st->Bind(1, after_id).Bind(2, int64_t{limit});
-    std::vector<Partner> out;
-    for (;;) {
-      auto row = st->Step();
-      if (!row.ok()) return row.status();
-      if (!*row) break;
-      out.push_back(ReadPartner(*st));
-    }
-    return out;
+    return RunWrite([&](Connection& conn, std::vector<NewEvent>&) {
+      if (absl::Status s = InsertPartner(conn, partner); !s.ok()) return s;
+      return InsertCertificate(conn, cert);
+    });
   }
 
   absl::StatusOr<Partner> SetPartnerSuspended(absl::string_view id, bool suspended, absl::string_view reason) override {
-    absl::MutexLock lock(&write_mu_);
-    auto tx = Transaction::Begin(*writer_);
-    if (!tx.ok()) return tx.status();
-    auto partner = SelectPartner(*writer_, id);
-    if (!partner.ok()) return partner.status();
-    if (partner->state == PartnerState::kRevoked) {
-      return absl::FailedPreconditionError(absl::StrCat("partner ", id, " is REVOKED; revocation is final"));
-    }
-    partner->state = suspended ? PartnerState::kSuspended : PartnerState::kActive;
-    partner->state_reason = suspended ? std::string(reason) : std::string();
-    if (absl::Status s = UpdateState(*partner); !s.ok()) return s;
-    if (absl::Status s = tx->Commit(); !s.ok()) return s;
+    Partner partner;
+    absl::Status status = RunWrite([&](Connection& conn, std::vector<NewEvent>&) -> absl::Status {
+      auto found = SelectPartner(conn, id);
+      if (!found.ok()) return found.status();
+      partner = *found;
+      if (partner.state == PartnerState::kRevoked) {
+        return absl::FailedPreconditionError(absl::StrCat("partner ", id, " is REVOKED; revocation is final"));
+      }
+      partner.state = suspended ? PartnerState::kSuspended : PartnerState::kActive;
+      partner.state_reason = suspended ? std::string(reason) : std::string();
+      return UpdateState(conn, partner);
+    });
+    if (!status.ok()) return status;
     return partner;
   }
 
   absl::StatusOr<Partner> RevokePartner(absl::string_view id, absl::string_view reason) override {
-    absl::MutexLock lock(&write_mu_);
-    auto tx = Transaction::Begin(*writer_);
-    if (!tx.ok()) return tx.status();
-    auto partner = SelectPartner(*writer_, id);
-    if (!partner.ok()) return partner.status();
-    partner->state = PartnerState::kRevoked;
-    partner->state_reason = std::string(reason);
-    if (absl::Status s = UpdateState(*partner); !s.ok()) return s;
-    auto st = writer_->Prepare("UPDATE certificates SET revoked = 1 WHERE partner_id = ?1");
-    if (!st.ok()) return st.status();
-    if (absl::Status s = st->Bind(1, id).Run(); !s.ok()) return s;
-    if (absl::Status s = tx->Commit(); !s.ok()) return s;
+    Partner partner;
+    absl::Status status = RunWrite([&](Connection& conn, std::vector<NewEvent>&) -> absl::Status {
+      auto found = SelectPartner(conn, id);
+      if (!found.ok()) return found.status();
+      partner = *found;
+      partner.state = PartnerState::kRevoked;
+      partner.state_reason = std::string(reason);
+      if (absl::Status s = UpdateState(conn, partner); !s.ok()) return s;
+      auto st = conn.Prepare("UPDATE certificates SET revoked = 1 WHERE partner_id = ?1");
+      if (!st.ok()) return st.status();
+      return st->Bind(1, id).Run();
+    });
+    if (!status.ok()) return status;
     return partner;
   }
 
   absl::Status AddCertificate(const Certificate& cert) override {
-    absl::MutexLock lock(&write_mu_);
-    auto tx = Transaction::Begin(*writer_);
-    if (!tx.ok()) return tx.status();
-    if (auto p = SelectPartner(*writer_, cert.partner_id); !p.ok()) return p.status();
-    if (absl::Status s = InsertCertificate(cert); !s.ok()) return s;
-    return tx->Commit();
-  }
-
-  absl::StatusOr<Credential> FindCredential(absl::string_view serial_hex) override {
-    Reader r(*this);
-    if (!r.ok()) return r.status();
-    auto st = r.conn().Prepare(absl::StrCat(
-        "SELECT c.serial, c.partner_id, c.not_after_ms, c.revoked, ",
-        "p.id, p.display_name, p.sector, p.roles, p.state, p.state_reason, p.create_time_ms ",
-        "FROM certificates c JOIN partners p ON p.id = c.partner_id WHERE c.serial = ?1"));
-    if (!st.ok()) return st.status();
-    st->Bind(1, serial_hex);
-    auto row = st->Step();
-    if (!row.ok()) return row.status();
-    if (!*row) return absl::NotFoundError(absl::StrCat("certificate ", serial_hex, " was not issued by this hub"));
-    Credential c;
-    c.certificate.serial_hex = st->Text(0);
-    c.certificate.partner_id = st->Text(1);
-    c.certificate.not_after = FromMs(st->Int(2));
-    c.certificate.revoked = st->Int(3) != 0;
-    c.partner = ReadPartner(*st, 4);
-    return c;
+    return RunWrite([&](Connection& conn, std::vector<NewEvent>&) -> absl::Status {
+      if (auto p = SelectPartner(conn, cert.partner_id); !p.ok()) return p.status();
+      return InsertCertificate(conn, cert);
+    });
   }
 
   absl::StatusOr<SharingAgreement> CreateAgreement(SharingAgreement a) override {
-    absl::MutexLock lock(&write_mu_);
-    auto tx = Transaction::Begin(*writer_);
-    if (!tx.ok()) return tx.status();
-    for (auto [party, field] : {std::pair{&a.discloser, "sharing_agreement.discloser.partner"},
-                                std::pair{&a.recipient, "sharing_agreement.recipient.partner"}}) {
-      if (!party->IsPartner()) continue;
-      auto p = SelectPartner(*writer_, party->partner_id);
-      if (absl::IsNotFound(p.status())) {
-        return absl::InvalidArgumentError(absl::StrCat(field, ": no partner ", party->partner_id));
+    absl::Status status = RunWrite([&](Connection& conn, std::vector<NewEvent>&) -> absl::Status {
+      for (auto [party, field] : {std::pair{&a.discloser, "sharing_agreement.discloser.partner"},
+                                  std::pair{&a.recipient, "sharing_agreement.recipient.partner"}}) {
+        if (!party->IsPartner()) continue;
+        auto p = SelectPartner(conn, party->partner_id);
+        if (absl::IsNotFound(p.status())) {
+          return absl::InvalidArgumentError(absl::StrCat(field, ": no partner ", party->partner_id));
+        }
+        if (!p.ok()) return p.status();
       }
-      if (!p.ok()) return p.status();
-    }
-    a.id = RandomId();
-    if (a.id.empty()) return absl::InternalError("no randomness for an agreement id");
-    auto st = writer_->Prepare(absl::StrCat("INSERT INTO sharing_agreements (", kAgreementColumns,
-                                            ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"));
-    if (!st.ok()) return st.status();
-    st->Bind(1, a.id);
-    BindPartnerOrNull(*st, 2, a.discloser.partner_id);
-    st->Bind(3, int64_t{a.discloser.sector});
-    BindPartnerOrNull(*st, 4, a.recipient.partner_id);
-    st->Bind(5, int64_t{a.recipient.sector});
-    st->Bind(6, JoinEnums(a.purposes)).Bind(7, JoinEnums(a.categories));
-    st->Bind(8, ToMs(a.valid_from)).Bind(9, ToMs(a.valid_until)).Bind(10, a.description);
-    BindPartnerOrNull(*st, 11, a.creator_id);
-    st->Bind(12, ToMs(a.create_time));
-    if (absl::Status s = st->Run(); !s.ok()) return s;
-    if (absl::Status s = tx->Commit(); !s.ok()) return s;
+      a.id = RandomId();
+      if (a.id.empty()) return absl::InternalError("no randomness for an agreement id");
+      auto st = conn.Prepare(absl::StrCat("INSERT INTO sharing_agreements (", kAgreementColumns,
+                                          ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"));
+      if (!st.ok()) return st.status();
+      st->Bind(1, a.id);
+      BindPartnerOrNull(*st, 2, a.discloser.partner_id);
+      st->Bind(3, int64_t{a.discloser.sector});
+      BindPartnerOrNull(*st, 4, a.recipient.partner_id);
+      st->Bind(5, int64_t{a.recipient.sector});
+      st->Bind(6, JoinEnums(a.purposes)).Bind(7, JoinEnums(a.categories));
+      st->Bind(8, ToMs(a.valid_from)).Bind(9, ToMs(a.valid_until)).Bind(10, a.description);
+      BindPartnerOrNull(*st, 11, a.creator_id);
+      st->Bind(12, ToMs(a.create_time));
+      return st->Run();
+    });
+    if (!status.ok()) return status;
     return a;
   }
 
-  absl::StatusOr<std::vector<SharingAgreement>> ListAgreements(absl::string_view after_id, int limit) override {
+  absl::Status AddFamilyLink(const FamilyLink& link) override {
+    return RunWrite([&](Connection& conn, std::vector<NewEvent>&) -> absl::Status {
+      auto st = conn.Prepare(
+          "INSERT INTO family_links (subject_id, relative_id, relationship, recorded_by, create_time_ms) "
+          "VALUES (?1, ?2, ?3, ?4, ?5)");
+      if (!st.ok()) return st.status();
+      st->Bind(1, link.subject_id).Bind(2, link.relative_id).Bind(3, int64_t{link.relationship});
+      st->Bind(4, link.recorded_by).Bind(5, ToMs(link.create_time));
+      absl::Status s = st->Run();
+      if (absl::IsAlreadyExists(s)) return absl::AlreadyExistsError("relative: this family link is already recorded");
+      return s;
+    });
+  }
+
+  absl::StatusOr<domain::Consent> CreateConsent(domain::Consent consent,
+                                                const EventsFor<domain::Consent>& events) override {
+    absl::Status status = RunWrite([&](Connection& conn, std::vector<NewEvent>& out) -> absl::Status {
+      consent.id = RandomId();
+      if (consent.id.empty()) return absl::InternalError("no randomness for a consent id");
+      auto st = conn.Prepare(absl::StrCat("INSERT INTO consents (", kConsentColumns,
+                                          ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"));
+      if (!st.ok()) return st.status();
+      BindConsent(*st, consent);
+      if (absl::Status s = st->Run(); !s.ok()) return s;
+      if (events) out = events(consent);
+      return absl::OkStatus();
+    });
+    if (!status.ok()) return status;
+    return consent;
+  }
+
+  absl::StatusOr<domain::Consent> UpdateConsent(absl::string_view id,
+                                                const std::function<absl::Status(domain::Consent&)>& change,
+                                                const EventsFor<domain::Consent>& events) override {
+    domain::Consent consent;
+    absl::Status status = RunWrite([&](Connection& conn, std::vector<NewEvent>& out) -> absl::Status {
+      absl::StatusOr<domain::Consent> found = SelectConsent(conn, id);
+      if (!found.ok()) return found.status();
+      consent = *found;
+      if (absl::Status s = change(consent); !s.ok()) return s;
+      consent.id = std::string(id);
+      auto st = conn.Prepare(absl::StrCat("INSERT OR REPLACE INTO consents (", kConsentColumns,
+                                          ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"));
+      if (!st.ok()) return st.status();
+      BindConsent(*st, consent);
+      if (absl::Status s = st->Run(); !s.ok()) return s;
+      if (events) out = events(consent);
+      return absl::OkStatus();
+    });
+    if (!status.ok()) return status;
+    return consent;
+  }
+
+  // The sharing log ------------------------------------------------------------------------
+
+  absl::StatusOr<std::vector<uint64_t>> AppendEvents(std::vector<NewEvent> events) override {
+    std::vector<uint64_t> sequences;
+    absl::Status status = RunWrite(
+        [&](Connection&, std::vector<NewEvent>& out) {
+          out = std::move(events);
+          return absl::OkStatus();
+        },
+        &sequences);
+    if (!status.ok()) return status;
+    return sequences;
+  }
+
+  absl::StatusOr<uint64_t> LogSize() override {
     Reader r(*this);
     if (!r.ok()) return r.status();
-    auto st = r.conn().Prepare(
-        absl::StrCat("SELECT ", kAgreementColumns, " FROM sharing_agreements WHERE id > ?1 ORDER BY id LIMIT ?2"));
+    return SelectLogSize(r.conn());
+  }
+
+  audit::HashStore& LogHashes() override { return read_hashes_; }
+
+  absl::StatusOr<std::vector<StoredEvent>> ReadEvents(uint64_t from, int limit) override {
+    return QueryEvents(EventFilter(), from, limit);
+  }
+
+  absl::StatusOr<std::vector<StoredEvent>> QueryEvents(const EventFilter& f, uint64_t from, int limit) override {
+    Reader r(*this);
+    if (!r.ok()) return r.status();
+    std::string sql = "SELECT seq, record, subject_id FROM log_events WHERE seq >= ?1";
+    if (!f.subject_id.empty()) sql += " AND subject_id = ?2";
+    if (!f.actor_id.empty()) sql += " AND actor = ?3";
+    if (!f.recipient_id.empty()) sql += " AND recipient = ?4";
+    if (f.purpose != 0) sql += " AND purpose = ?5";
+    if (f.basis != 0) sql += " AND basis = ?6";
+    if (f.kind != 0) sql += " AND kind = ?7";
+    if (f.start != absl::InfinitePast()) sql += " AND time_ms >= ?8";
+    if (f.end != absl::InfiniteFuture()) sql += " AND time_ms < ?9";
+    sql += " ORDER BY seq LIMIT ?10";
+    auto st = r.conn().Prepare(sql);
     if (!st.ok()) return st.status();
-    st->Bind(1, after_id).Bind(2, int64_t{limit});
-    std::vector<SharingAgreement> out;
+    st->Bind(1, static_cast<int64_t>(from)).Bind(10, int64_t{limit});
+    if (!f.subject_id.empty()) st->Bind(2, f.subject_id);
+    if (!f.actor_id.empty()) st->Bind(3, f.actor_id);
+    if (!f.recipient_id.empty()) st->Bind(4, f.recipient_id);
+    if (f.purpose != 0) st->Bind(5, int64_t{f.purpose});
+    if (f.basis != 0) st->Bind(6, int64_t{f.basis});
+    if (f.kind != 0) st->Bind(7, int64_t{f.kind});
+    if (f.start != absl::InfinitePast()) st->Bind(8, ToMs(f.start));
+    if (f.end != absl::InfiniteFuture()) st->Bind(9, ToMs(f.end));
+    std::vector<StoredEvent> out;
     for (;;) {
       auto row = st->Step();
       if (!row.ok()) return row.status();
       if (!*row) break;
-      out.push_back(ReadAgreement(*st));
+      StoredEvent e;
+      e.sequence = static_cast<uint64_t>(st->Int(0));
+      e.record = st->Blob(1);
+      if (absl::Status s = OpenStoredDetails(r.conn(), st->Text(2), e); !s.ok()) return s;
+      out.push_back(std::move(e));
     }
     return out;
   }
 
-  absl::StatusOr<ResolveResult> ResolveSubject(const SubjectRecord& incoming, const MatchFn& match,
-                                               bool create_when_ambiguous) override {
+  absl::Status SaveTreeHead(const audit::SignedTreeHead& head) override {
+    return RunWrite([&](Connection& conn, std::vector<NewEvent>&) -> absl::Status {
+      auto st = conn.Prepare(
+          "INSERT OR IGNORE INTO log_tree_heads (tree_size, root, time_ms, signature) VALUES (?1, ?2, ?3, ?4)");
+      if (!st.ok()) return st.status();
+      st->Bind(1, static_cast<int64_t>(head.head.tree_size)).BindBlob(2, HashText(head.head.root_hash));
+      st->Bind(3, ToMs(head.head.timestamp)).BindBlob(4, head.signature);
+      return st->Run();
+    });
+  }
+
+  absl::StatusOr<audit::SignedTreeHead> LatestTreeHead() override {
+    Reader r(*this);
+    if (!r.ok()) return r.status();
+    auto st = r.conn().Prepare(
+        "SELECT tree_size, root, time_ms, signature FROM log_tree_heads ORDER BY tree_size DESC LIMIT 1");
+    if (!st.ok()) return st.status();
+    auto row = st->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return absl::NotFoundError("no signed tree head has been saved yet");
+    audit::SignedTreeHead head;
+    head.head.tree_size = static_cast<uint64_t>(st->Int(0));
+    auto root = audit::HashFromBytes(st->Blob(1));
+    if (!root.ok()) return absl::DataLossError("a saved tree head's root is not 32 bytes");
+    head.head.root_hash = *root;
+    head.head.timestamp = FromMs(st->Int(2));
+    head.signature = st->Blob(3);
+    return head;
+  }
+
+  absl::Status EraseSubject(absl::string_view subject_id, NewEvent event) override {
+    absl::Status status = RunWrite([&](Connection& conn, std::vector<NewEvent>& out) -> absl::Status {
+      auto exists = conn.Prepare("SELECT 1 FROM subjects WHERE id = ?1");
+      if (!exists.ok()) return exists.status();
+      auto row = exists->Bind(1, subject_id).Step();
+      if (!row.ok()) return row.status();
+      if (!*row) return absl::NotFoundError(absl::StrCat("no subject ", subject_id));
+      for (const char* sql : {
+               "INSERT INTO subject_keys (subject_id, key) VALUES (?1, NULL) "
+               "ON CONFLICT (subject_id) DO UPDATE SET key = NULL",
+               "DELETE FROM subject_records WHERE subject_id = ?1",
+               "DELETE FROM subject_identifiers WHERE subject_id = ?1",
+               "DELETE FROM family_links WHERE subject_id = ?1 OR relative_id = ?1",
+               "UPDATE consents SET evidence = '' WHERE subject_id = ?1",
+           }) {
+        auto st = conn.Prepare(sql);
+        if (!st.ok()) return st.status();
+        if (absl::Status s = st->Bind(1, subject_id).Run(); !s.ok()) return s;
+      }
+      event.subject_id = std::string(subject_id);
+      event.details.clear();
+      out.push_back(std::move(event));
+      return absl::OkStatus();
+    });
+    if (!status.ok()) return status;
+    // Old pages holding the key may linger in the WAL: fold them into the (secure-deleted) file.
     absl::MutexLock lock(&write_mu_);
-    auto tx = Transaction::Begin(*writer_);
-    if (!tx.ok()) return tx.status();
+    return writer_->Exec("PRAGMA wal_checkpoint(TRUNCATE)");
+  }
+
+  absl::StatusOr<ResolveResult> ResolveSubject(const SubjectRecord& incoming, const MatchFn& match,
+                                               bool create_when_ambiguous,
+                                               const EventsFor<ResolveResult>& events) override {
     ResolveResult result;
+    absl::Status status = RunWrite([&](Connection& conn, std::vector<NewEvent>& out) -> absl::Status {
+    result = ResolveResult();
     std::string by_nhs, by_upn;
     for (auto [kind, value, out] : {std::tuple{"nhs", &incoming.person.nhs_number, &by_nhs},
                                     std::tuple{"upn", &incoming.person.upn, &by_upn}}) {
       if (value->empty()) continue;
-      auto st = writer_->Prepare("SELECT subject_id FROM subject_identifiers WHERE kind = ?1 AND value = ?2");
+      auto st = conn.Prepare("SELECT subject_id FROM subject_identifiers WHERE kind = ?1 AND value = ?2");
       if (!st.ok()) return st.status();
       auto row = st->Bind(1, kind).Bind(2, *value).Step();
       if (!row.ok()) return row.status();
@@ -348,7 +475,7 @@ class SqliteStore final : public Store {
       subject_id = by_nhs.empty() ? by_upn : by_nhs;
       result.outcome = ResolveOutcome::kMatchedIdentifier;
     } else {
-      auto st = writer_->Prepare(absl::StrCat("SELECT ", kRecordColumns,
+      auto st = conn.Prepare(absl::StrCat("SELECT ", kRecordColumns,
                                               " FROM subject_records WHERE (birth_date = ?1 AND ?1 != '') OR "
                                               "(family_key = ?2 AND ?2 != '') ORDER BY subject_id, partner_id"));
       if (!st.ok()) return st.status();
@@ -373,7 +500,7 @@ class SqliteStore final : public Store {
           }
           result.outcome = ResolveOutcome::kAmbiguous;
           result.candidates = std::move(matched.candidates);
-          return result;  // nothing written; the transaction rolls back
+          return absl::OkStatus();  // nothing written, nothing logged
         case domain::MatchOutcome::kNone:
           result.outcome = ResolveOutcome::kCreated;
           break;
@@ -383,12 +510,12 @@ class SqliteStore final : public Store {
     if (result.outcome == ResolveOutcome::kCreated) {
       subject_id = RandomId();
       if (subject_id.empty()) return absl::InternalError("no randomness for a subject id");
-      auto st = writer_->Prepare("INSERT INTO subjects (id, create_time_ms) VALUES (?1, ?2)");
+      auto st = conn.Prepare("INSERT INTO subjects (id, create_time_ms) VALUES (?1, ?2)");
       if (!st.ok()) return st.status();
       if (absl::Status s = st->Bind(1, subject_id).Bind(2, ToMs(now)).Run(); !s.ok()) return s;
     }
     // The caller's record: kept from before when it had one, completed with what it sent now.
-    absl::StatusOr<SubjectRecord> existing = SelectRecord(*writer_, subject_id, incoming.partner_id);
+    absl::StatusOr<SubjectRecord> existing = SelectRecord(conn, subject_id, incoming.partner_id);
     if (!existing.ok() && !absl::IsNotFound(existing.status())) return existing.status();
     SubjectRecord record = incoming;
     record.person.subject_id = subject_id;
@@ -404,7 +531,7 @@ class SqliteStore final : public Store {
         if (mine->empty()) *mine = *before;
       }
     }
-    auto st = writer_->Prepare(absl::StrCat("INSERT OR REPLACE INTO subject_records (", kRecordColumns,
+    auto st = conn.Prepare(absl::StrCat("INSERT OR REPLACE INTO subject_records (", kRecordColumns,
                                             ", family_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"));
     if (!st.ok()) return st.status();
     const domain::PersonRecord& p = record.person;
@@ -414,15 +541,82 @@ class SqliteStore final : public Store {
     if (absl::Status s = st->Run(); !s.ok()) return s;
     for (auto [kind, value] : {std::pair{"nhs", &p.nhs_number}, std::pair{"upn", &p.upn}}) {
       if (value->empty()) continue;
-      auto ins = writer_->Prepare(
+      auto ins = conn.Prepare(
           "INSERT INTO subject_identifiers (kind, value, subject_id) VALUES (?1, ?2, ?3) "
           "ON CONFLICT (kind, value) DO NOTHING");
       if (!ins.ok()) return ins.status();
       if (absl::Status s = ins->Bind(1, kind).Bind(2, *value).Bind(3, subject_id).Run(); !s.ok()) return s;
     }
-    if (absl::Status s = tx->Commit(); !s.ok()) return s;
     result.record = std::move(record);
+    if (events) out = events(result);
+    return absl::OkStatus();
+    });
+    if (!status.ok()) return status;
     return result;
+  }
+
+  absl::StatusOr<Partner> GetPartner(absl::string_view id) override {
+    Reader r(*this);
+    if (!r.ok()) return r.status();
+    return SelectPartner(r.conn(), id);
+  }
+  absl::StatusOr<std::vector<Partner>> ListPartners(absl::string_view after_id, int limit) override {
+    Reader r(*this);
+    if (!r.ok()) return r.status();
+    auto st = r.conn().Prepare(absl::StrCat("SELECT ", kPartnerColumns, " FROM partners WHERE id > ?1 ORDER BY id LIMIT ?2"));
+    if (!st.ok()) return st.status();
+    st->Bind(1, after_id).Bind(2, int64_t{limit});
+    std::vector<Partner> out;
+    for (;;) {
+      auto row = st->Step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      out.push_back(ReadPartner(*st));
+    }
+    return out;
+  }
+  absl::StatusOr<Credential> FindCredential(absl::string_view serial_hex) override {
+    Reader r(*this);
+    if (!r.ok()) return r.status();
+    auto st = r.conn().Prepare(absl::StrCat(
+        "SELECT c.serial, c.partner_id, c.not_after_ms, c.revoked, ",
+        "p.id, p.display_name, p.sector, p.roles, p.state, p.state_reason, p.create_time_ms ",
+        "FROM certificates c JOIN partners p ON p.id = c.partner_id WHERE c.serial = ?1"));
+    if (!st.ok()) return st.status();
+    st->Bind(1, serial_hex);
+    auto row = st->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return absl::NotFoundError(absl::StrCat("certificate ", serial_hex, " was not issued by this hub"));
+    Credential c;
+    c.certificate.serial_hex = st->Text(0);
+    c.certificate.partner_id = st->Text(1);
+    c.certificate.not_after = FromMs(st->Int(2));
+    c.certificate.revoked = st->Int(3) != 0;
+    c.partner = ReadPartner(*st, 4);
+    return c;
+  }
+  absl::StatusOr<std::vector<SharingAgreement>> ListAgreements(absl::string_view after_id, int limit) override {
+    Reader r(*this);
+    if (!r.ok()) return r.status();
+    auto st = r.conn().Prepare(
+        absl::StrCat("SELECT ", kAgreementColumns, " FROM sharing_agreements WHERE id > ?1 ORDER BY id LIMIT ?2"));
+    if (!st.ok()) return st.status();
+    st->Bind(1, after_id).Bind(2, int64_t{limit});
+    std::vector<SharingAgreement> out;
+    for (;;) {
+      auto row = st->Step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      out.push_back(ReadAgreement(*st));
+    }
+    return out;
+  }
+  absl::StatusOr<bool> SubjectExists(absl::string_view subject_id) override {
+    Reader r(*this);
+    if (!r.ok()) return r.status();
+    auto st = r.conn().Prepare("SELECT 1 FROM subjects WHERE id = ?1");
+    if (!st.ok()) return st.status();
+    return st->Bind(1, subject_id).Step();
   }
 
   absl::StatusOr<SubjectRecord> GetSubjectRecord(absl::string_view subject_id, absl::string_view partner_id) override {
@@ -430,24 +624,6 @@ class SqliteStore final : public Store {
     if (!r.ok()) return r.status();
     return SelectRecord(r.conn(), subject_id, partner_id);
   }
-
-  absl::Status AddFamilyLink(const FamilyLink& link) override {
-    absl::MutexLock lock(&write_mu_);
-    auto tx = Transaction::Begin(*writer_);
-    if (!tx.ok()) return tx.status();
-    auto st = writer_->Prepare(
-        "INSERT INTO family_links (subject_id, relative_id, relationship, recorded_by, create_time_ms) "
-        "VALUES (?1, ?2, ?3, ?4, ?5)");
-    if (!st.ok()) return st.status();
-    st->Bind(1, link.subject_id).Bind(2, link.relative_id).Bind(3, int64_t{link.relationship});
-    st->Bind(4, link.recorded_by).Bind(5, ToMs(link.create_time));
-    if (absl::Status s = st->Run(); !s.ok()) {
-      if (absl::IsAlreadyExists(s)) return absl::AlreadyExistsError("relative: this family link is already recorded");
-      return s;
-    }
-    return tx->Commit();
-  }
-
   absl::StatusOr<std::vector<FamilyLink>> ListFamilyLinks(absl::string_view subject_id,
                                                           absl::string_view visible_to) override {
     Reader r(*this);
@@ -467,28 +643,11 @@ class SqliteStore final : public Store {
     }
     return out;
   }
-
-  absl::StatusOr<domain::Consent> CreateConsent(domain::Consent consent) override {
-    absl::MutexLock lock(&write_mu_);
-    auto tx = Transaction::Begin(*writer_);
-    if (!tx.ok()) return tx.status();
-    consent.id = RandomId();
-    if (consent.id.empty()) return absl::InternalError("no randomness for a consent id");
-    auto st = writer_->Prepare(absl::StrCat("INSERT INTO consents (", kConsentColumns,
-                                            ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"));
-    if (!st.ok()) return st.status();
-    BindConsent(*st, consent);
-    if (absl::Status s = st->Run(); !s.ok()) return s;
-    if (absl::Status s = tx->Commit(); !s.ok()) return s;
-    return consent;
-  }
-
   absl::StatusOr<domain::Consent> GetConsent(absl::string_view id) override {
     Reader r(*this);
     if (!r.ok()) return r.status();
     return SelectConsent(r.conn(), id);
   }
-
   absl::StatusOr<std::vector<domain::Consent>> ListConsents(absl::string_view subject_id) override {
     Reader r(*this);
     if (!r.ok()) return r.status();
@@ -504,24 +663,6 @@ class SqliteStore final : public Store {
       out.push_back(ReadConsent(*st));
     }
     return out;
-  }
-
-  absl::StatusOr<domain::Consent> UpdateConsent(
-      absl::string_view id, const std::function<absl::Status(domain::Consent&)>& change) override {
-    absl::MutexLock lock(&write_mu_);
-    auto tx = Transaction::Begin(*writer_);
-    if (!tx.ok()) return tx.status();
-    absl::StatusOr<domain::Consent> consent = SelectConsent(*writer_, id);
-    if (!consent.ok()) return consent.status();
-    if (absl::Status s = change(*consent); !s.ok()) return s;
-    auto st = writer_->Prepare(absl::StrCat("INSERT OR REPLACE INTO consents (", kConsentColumns,
-                                            ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"));
-    if (!st.ok()) return st.status();
-    consent->id = std::string(id);
-    BindConsent(*st, *consent);
-    if (absl::Status s = st->Run(); !s.ok()) return s;
-    if (absl::Status s = tx->Commit(); !s.ok()) return s;
-    return consent;
   }
 
  private:
@@ -600,9 +741,9 @@ class SqliteStore final : public Store {
     return ReadPartner(*st);
   }
 
-  absl::Status InsertPartner(const Partner& p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
+  static absl::Status InsertPartner(Connection& conn, const Partner& p) {
     for (auto [column, value] : {std::pair{"id", p.id}, std::pair{"display_name", p.display_name}}) {
-      auto st = writer_->Prepare(absl::StrCat("SELECT 1 FROM partners WHERE ", column, " = ?1"));
+      auto st = conn.Prepare(absl::StrCat("SELECT 1 FROM partners WHERE ", column, " = ?1"));
       if (!st.ok()) return st.status();
       auto row = st->Bind(1, value).Step();
       if (!row.ok()) return row.status();
@@ -612,7 +753,7 @@ class SqliteStore final : public Store {
                                                      "\" already exists"));
       }
     }
-    auto st = writer_->Prepare(
+    auto st = conn.Prepare(
         absl::StrCat("INSERT INTO partners (", kPartnerColumns, ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
     if (!st.ok()) return st.status();
     st->Bind(1, p.id).Bind(2, p.display_name).Bind(3, int64_t{p.sector}).Bind(4, JoinEnums(p.roles));
@@ -620,23 +761,270 @@ class SqliteStore final : public Store {
     return st->Run();
   }
 
-  absl::Status InsertCertificate(const Certificate& c) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
-    auto st = writer_->Prepare(
+  static absl::Status InsertCertificate(Connection& conn, const Certificate& c) {
+    auto st = conn.Prepare(
         "INSERT INTO certificates (serial, partner_id, not_after_ms, revoked) VALUES (?1, ?2, ?3, ?4)");
     if (!st.ok()) return st.status();
     st->Bind(1, c.serial_hex).Bind(2, c.partner_id).Bind(3, ToMs(c.not_after)).Bind(4, int64_t{c.revoked});
     return st->Run();
   }
 
-  absl::Status UpdateState(const Partner& p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
-    auto st = writer_->Prepare("UPDATE partners SET state = ?2, state_reason = ?3 WHERE id = ?1");
+  static absl::Status UpdateState(Connection& conn, const Partner& p) {
+    auto st = conn.Prepare("UPDATE partners SET state = ?2, state_reason = ?3 WHERE id = ?1");
     if (!st.ok()) return st.status();
     return st->Bind(1, p.id).Bind(2, static_cast<int64_t>(p.state)).Bind(3, p.state_reason).Run();
   }
 
+  // ---- The writer: group commit ------------------------------------------------------------
+
+  // One caller's change: runs inside the group transaction (in a savepoint of its own) and fills
+  // `events` with the sharing events that record it.
+  using Unit = std::function<absl::Status(Connection&, std::vector<NewEvent>&)>;
+
+  struct Job {
+    Unit unit;
+    absl::Status status;
+    std::vector<uint64_t> sequences;
+    bool done = false;
+  };
+
+  // Queues `unit` for the writer thread and waits until the transaction holding it is durable.
+  absl::Status RunWrite(Unit unit, std::vector<uint64_t>* sequences = nullptr) {
+    Job job;
+    job.unit = std::move(unit);
+    absl::MutexLock lock(&queue_mu_);
+    queue_.push_back(&job);
+    queue_mu_.Await(absl::Condition(&job.done));
+    if (sequences) *sequences = std::move(job.sequences);
+    return job.status;
+  }
+
+  void WriterLoop() {
+    for (;;) {
+      std::vector<Job*> batch;
+      {
+        absl::MutexLock lock(&queue_mu_);
+        queue_mu_.Await(absl::Condition(
+            +[](SqliteStore* self) ABSL_SHARED_LOCKS_REQUIRED(self->queue_mu_) {
+              return self->stopping_ || !self->queue_.empty();
+            },
+            this));
+        if (queue_.empty()) return;  // stopping, nothing left
+        while (!queue_.empty() && batch.size() < kMaxBatch) {
+          batch.push_back(queue_.front());
+          queue_.pop_front();
+        }
+      }
+      {
+        absl::MutexLock lock(&write_mu_);
+        RunBatch(batch);
+      }
+      absl::MutexLock lock(&queue_mu_);
+      for (Job* job : batch) job->done = true;
+    }
+  }
+
+  // BEGIN; each job in a savepoint (a failing job is rolled back alone); COMMIT once.
+  void RunBatch(const std::vector<Job*>& batch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
+    auto fail_all = [&](const absl::Status& s) {
+      for (Job* job : batch) {
+        job->status = s;
+        job->sequences.clear();
+      }
+    };
+    if (absl::Status s = writer_->Exec("BEGIN IMMEDIATE"); !s.ok()) return fail_all(s);
+    const audit::TreeBuilder before = tree_;
+    if (absl::Status s = CatchUpLog(); !s.ok()) {
+      (void)writer_->Exec("ROLLBACK");
+      return fail_all(s);
+    }
+    absl::Time now = absl::FromUnixMillis(absl::ToUnixMillis(absl::Now()));
+    for (Job* job : batch) {
+      const audit::TreeBuilder at_start = tree_;
+      std::vector<NewEvent> events;
+      job->status = writer_->Exec("SAVEPOINT job");
+      if (job->status.ok()) job->status = job->unit(*writer_, events);
+      if (job->status.ok()) job->status = AppendLocked(events, now, &job->sequences);
+      if (!job->status.ok()) {
+        (void)writer_->Exec("ROLLBACK TO job");
+        tree_ = at_start;
+        job->sequences.clear();
+      }
+      (void)writer_->Exec("RELEASE job");
+    }
+    if (absl::Status s = writer_->Exec("COMMIT"); !s.ok()) {
+      (void)writer_->Exec("ROLLBACK");
+      tree_ = before;
+      for (Job* job : batch) {
+        if (job->status.ok()) job->status = s;
+      }
+      return;
+    }
+  }
+
+  // Another process (accordctl) may have appended since this writer last did: continue from the
+  // stored tree, inside the write lock.
+  absl::Status CatchUpLog() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
+    absl::StatusOr<uint64_t> size = SelectLogSize(*writer_);
+    if (!size.ok()) return size.status();
+    if (*size == tree_.size()) return absl::OkStatus();
+    ConnectionHashes hashes(*writer_);
+    absl::StatusOr<audit::TreeBuilder> resumed = audit::TreeBuilder::Resume(hashes, *size);
+    if (!resumed.ok()) return resumed.status();
+    tree_ = std::move(*resumed);
+    return absl::OkStatus();
+  }
+
+  // Seals, stores and hashes `events` as the next leaves.
+  absl::Status AppendLocked(std::vector<NewEvent>& events, absl::Time now, std::vector<uint64_t>* sequences)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
+    std::vector<audit::Node> nodes;
+    for (NewEvent& e : events) {
+      uint64_t seq = tree_.size();
+      e.event.set_sequence(seq);
+      e.event.mutable_time()->set_seconds(absl::ToUnixSeconds(now));
+      e.event.mutable_time()->set_nanos(static_cast<int32_t>(absl::ToUnixMillis(now) % 1000 * 1000000));
+      if (!e.details.empty() && !e.subject_id.empty()) {
+        absl::StatusOr<std::optional<std::string>> key = SubjectKey(*writer_, e.subject_id, /*create=*/true);
+        if (!key.ok()) return key.status();
+        if (key->has_value()) {
+          absl::StatusOr<std::string> sealed = audit::SealDetails(**key, e.subject_id, e.details);
+          if (!sealed.ok()) return sealed.status();
+          e.event.set_sealed_details(*sealed);
+        }
+      }
+      std::string record = e.event.SerializeAsString();
+      auto st = writer_->Prepare(
+          "INSERT INTO log_events (seq, time_ms, kind, actor, recipient, subject_id, purpose, basis, record) "
+          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+      if (!st.ok()) return st.status();
+      st->Bind(1, static_cast<int64_t>(seq)).Bind(2, ToMs(now)).Bind(3, int64_t{e.event.kind()});
+      st->Bind(4, PartnerIdOf(e.event.actor())).Bind(5, PartnerIdOf(e.event.recipient())).Bind(6, e.subject_id);
+      st->Bind(7, int64_t{e.event.purpose()}).Bind(8, int64_t{e.event.basis()}).BindBlob(9, record);
+      if (absl::Status s = st->Run(); !s.ok()) return s;
+      nodes.clear();
+      tree_.Append(audit::HashLeaf(record), &nodes);
+      for (const audit::Node& n : nodes) {
+        auto ins = writer_->Prepare("INSERT INTO log_nodes (level, idx, hash) VALUES (?1, ?2, ?3)");
+        if (!ins.ok()) return ins.status();
+        ins->Bind(1, int64_t{n.level}).Bind(2, static_cast<int64_t>(n.index)).BindBlob(3, HashText(n.hash));
+        if (absl::Status s = ins->Run(); !s.ok()) return s;
+      }
+      if (sequences) sequences->push_back(seq);
+    }
+    return absl::OkStatus();
+  }
+
+  static std::string PartnerIdOf(const std::string& name) {
+    absl::string_view v(name);
+    absl::ConsumePrefix(&v, "partners/");
+    return std::string(v);
+  }
+
+  static absl::StatusOr<uint64_t> SelectLogSize(Connection& conn) {
+    auto st = conn.Prepare("SELECT COALESCE(MAX(seq) + 1, 0) FROM log_events");
+    if (!st.ok()) return st.status();
+    auto row = st->Step();
+    if (!row.ok()) return row.status();
+    return static_cast<uint64_t>(st->Int(0));
+  }
+
+  // The subject's key; nullopt once erased. Creates one when `create` and none exists yet.
+  static absl::StatusOr<std::optional<std::string>> SubjectKey(Connection& conn, absl::string_view subject_id,
+                                                               bool create) {
+    auto st = conn.Prepare("SELECT key FROM subject_keys WHERE subject_id = ?1");
+    if (!st.ok()) return st.status();
+    auto row = st->Bind(1, subject_id).Step();
+    if (!row.ok()) return row.status();
+    if (*row) {
+      if (st->IsNull(0)) return std::optional<std::string>();
+      return std::optional<std::string>(st->Blob(0));
+    }
+    if (!create) return std::optional<std::string>();
+    absl::StatusOr<std::string> key = audit::NewSubjectKey();
+    if (!key.ok()) return key.status();
+    auto ins = conn.Prepare("INSERT INTO subject_keys (subject_id, key) VALUES (?1, ?2)");
+    if (!ins.ok()) return ins.status();
+    if (absl::Status s = ins->Bind(1, subject_id).BindBlob(2, *key).Run(); !s.ok()) return s;
+    return std::optional<std::string>(*key);
+  }
+
+  static absl::Status OpenStoredDetails(Connection& conn, const std::string& subject_id, StoredEvent& e) {
+    v1::SharingEvent event;
+    if (!event.ParseFromString(e.record)) {
+      return absl::DataLossError(absl::StrCat("sharing log event ", e.sequence, " does not parse"));
+    }
+    if (event.sealed_details().empty()) return absl::OkStatus();
+    absl::StatusOr<std::optional<std::string>> key = SubjectKey(conn, subject_id, /*create=*/false);
+    if (!key.ok()) return key.status();
+    if (!key->has_value()) {
+      e.details_erased = true;
+      return absl::OkStatus();
+    }
+    absl::StatusOr<std::string> details = audit::OpenDetails(**key, subject_id, event.sealed_details());
+    if (!details.ok()) return details.status();
+    e.details = *details;
+    return absl::OkStatus();
+  }
+
+  // Stored subtree hashes read through one connection (the writer's, while it holds the lock).
+  class ConnectionHashes final : public audit::HashStore {
+   public:
+    explicit ConnectionHashes(Connection& conn) : conn_(conn) {}
+    absl::StatusOr<audit::Hash> Get(int level, uint64_t index) override { return SelectHash(conn_, level, index); }
+
+   private:
+    Connection& conn_;
+  };
+
+  // Stored subtree hashes read through the pool, for proofs served while the writer works.
+  class PooledHashes final : public audit::HashStore {
+   public:
+    explicit PooledHashes(SqliteStore& store) : store_(store) {}
+    absl::StatusOr<audit::Hash> Get(int level, uint64_t index) override {
+      Reader r(store_);
+      if (!r.ok()) return r.status();
+      return SelectHash(r.conn(), level, index);
+    }
+    absl::StatusOr<std::vector<audit::Hash>> GetBatch(absl::Span<const audit::NodeId> ids) override {
+      Reader r(store_);
+      if (!r.ok()) return r.status();
+      std::vector<audit::Hash> out;
+      out.reserve(ids.size());
+      for (const audit::NodeId& id : ids) {
+        absl::StatusOr<audit::Hash> h = SelectHash(r.conn(), id.level, id.index);
+        if (!h.ok()) return h.status();
+        out.push_back(*h);
+      }
+      return out;
+    }
+
+   private:
+    SqliteStore& store_;
+  };
+
+  static absl::StatusOr<audit::Hash> SelectHash(Connection& conn, int level, uint64_t index) {
+    auto st = conn.Prepare("SELECT hash FROM log_nodes WHERE level = ?1 AND idx = ?2");
+    if (!st.ok()) return st.status();
+    auto row = st->Bind(1, int64_t{level}).Bind(2, static_cast<int64_t>(index)).Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return absl::NotFoundError(absl::StrCat("no stored log hash at level ", level, " index ", index));
+    absl::StatusOr<audit::Hash> hash = audit::HashFromBytes(st->Blob(0));
+    if (!hash.ok()) return absl::DataLossError("a stored log hash is not 32 bytes");
+    return hash;
+  }
+
+  static constexpr size_t kMaxBatch = 4096;
+
   const std::filesystem::path file_;
+  PooledHashes read_hashes_;
   absl::Mutex write_mu_;
   std::unique_ptr<Connection> writer_ ABSL_GUARDED_BY(write_mu_);
+  audit::TreeBuilder tree_ ABSL_GUARDED_BY(write_mu_);
+  absl::Mutex queue_mu_;
+  std::deque<Job*> queue_ ABSL_GUARDED_BY(queue_mu_);
+  bool stopping_ ABSL_GUARDED_BY(queue_mu_) = false;
+  std::thread writer_thread_;
   absl::Mutex pool_mu_;
   std::vector<std::unique_ptr<Connection>> pool_ ABSL_GUARDED_BY(pool_mu_);
 };
@@ -649,7 +1037,8 @@ absl::StatusOr<std::unique_ptr<Store>> OpenSqliteStore(const std::filesystem::pa
   if (absl::Status s = sqlite::Migrate(**writer); !s.ok()) {
     return absl::Status(s.code(), absl::StrCat("database ", db_file.string(), ": ", s.message()));
   }
-  return std::unique_ptr<Store>(new SqliteStore(db_file, std::move(*writer)));
+  // The log's frontier is rebuilt from the stored hashes (a few reads), not by rehashing.
+  return std::unique_ptr<Store>(new SqliteStore(db_file, std::move(*writer), audit::TreeBuilder()));
 }
 
 }  // namespace accord::store
