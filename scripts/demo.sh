@@ -74,10 +74,10 @@ step "8. The register as it stands"
 
 "${ACCORD_BUILD_DIR:-$here/build}/sdk/examples/accord-story" --data-dir "$data" --address "$addr"
 
-step "16. Anyone holding the hub's public key can check the family's receipt, offline"
+step "18. Anyone holding the hub's public key can check the family's receipt, offline"
 "$accordctl" consent verify-receipt "$data/receipts/jordan-consent.json" --public-key "$data/keys/signing.pub" | sed 's/^/   /'
 
-step "17. The hub shuts down gracefully (SIGTERM)"
+step "19. The hub shuts down gracefully (SIGTERM)"
 kill -TERM $hub_pid
 wait $hub_pid
 trap - EXIT

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "accord/sdk/client.h"
+#include "accord/v1/audit.grpc.pb.h"
 #include "accord/v1/consent.grpc.pb.h"
 #include "accord/v1/subject.grpc.pb.h"
 #include "google/protobuf/util/json_util.h"
@@ -50,6 +51,7 @@ void PrintDecision(const v1::CheckSharingResponse& resp) {
 struct Partner {
   std::unique_ptr<v1::SubjectService::Stub> subjects;
   std::unique_ptr<v1::ConsentService::Stub> consents;
+  std::unique_ptr<v1::AuditService::Stub> audit;
 };
 
 Partner Connect(const fs::path& data, const std::string& id, const std::string& address) {
@@ -58,7 +60,8 @@ Partner Connect(const fs::path& data, const std::string& id, const std::string& 
     std::cerr << "accord-story: " << channel.status().message() << "\n";
     std::exit(1);
   }
-  return {v1::SubjectService::NewStub(*channel), v1::ConsentService::NewStub(*channel)};
+  return {v1::SubjectService::NewStub(*channel), v1::ConsentService::NewStub(*channel),
+          v1::AuditService::NewStub(*channel)};
 }
 
 v1::CheckSharingResponse Check(Partner& as, const std::string& subject, const std::string& discloser,
@@ -168,5 +171,34 @@ int main(int argc, char** argv) {
   PrintDecision(Check(dpo, subject, "partners/oakfield-primary", "partners/riverside-camhs",
                       {v1::DATA_CATEGORY_MENTAL_HEALTH},
                       "Disclosure of self-harm at school; risk of significant harm"));
+
+  Step("16. The DPO asks: who was told what about Jordan, when, and why? (the read is itself logged)");
+  v1::GetSubjectReportRequest report_req;
+  report_req.set_subject(subject);
+  v1::GetSubjectReportResponse report;
+  if (auto s = dpo.audit->GetSubjectReport(Ctx().get(), report_req, &report); !s.ok()) Fail("GetSubjectReport", s);
+  for (const v1::LoggedEvent& logged : report.events()) {
+    const v1::SharingEvent& e = logged.event();
+    std::string line = "#" + std::to_string(e.sequence()) + " " + v1::EventKind_Name(e.kind()).substr(11) + " by " +
+                       e.actor();
+    for (const std::string& c : e.consents()) line += " " + c;
+    for (const std::string& r : e.reason_codes()) line += " (" + r + ")";
+    if (logged.has_details()) line += " — \"" + logged.details().text() + "\"";
+    Say(line);
+  }
+  Say("Disclosures so far: " + std::to_string(report.disclosures()) + ", refusals: " +
+      std::to_string(report.refusals()) + " (referrals will add them)");
+
+  Step("17. The DPO takes a signed tree head: a checkpoint of the whole log");
+  v1::GetTreeHeadResponse head;
+  if (auto s = dpo.audit->GetTreeHead(Ctx().get(), v1::GetTreeHeadRequest(), &head); !s.ok()) Fail("GetTreeHead", s);
+  static const char* kHex = "0123456789abcdef";
+  std::string root;
+  for (unsigned char ch : head.tree_head().root_hash()) {
+    root += kHex[ch >> 4];
+    root += kHex[ch & 15];
+  }
+  Say(std::to_string(head.tree_head().tree_size()) + " events, root " + root.substr(0, 16) + "…, signed by key " +
+      head.tree_head().key_id().substr(0, 16) + "…");
   return 0;
 }
