@@ -12,6 +12,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/json_util.h"
+#include "hub/domain/retention.h"
 
 namespace accord::server {
 namespace {
@@ -91,6 +92,12 @@ absl::StatusOr<config::v1::HubConfig> ValidateConfig(config::v1::HubConfig c, co
   if (limits->max_page_size() == 0) limits->set_max_page_size(500);
   if (limits->max_page_size() > 10000) return Invalid("limits.max_page_size", "at most 10000");
   if (limits->shutdown_grace_ms() == 0) limits->set_shutdown_grace_ms(10000);
+
+  std::map<std::string, uint32_t> days(c.retention().days_by_category().begin(),
+                                       c.retention().days_by_category().end());
+  if (auto policy = domain::MakeRetentionPolicy(c.retention().default_days(), days); !policy.ok()) {
+    return policy.status();
+  }
 
   const std::string& format = c.logging().format();
   if (!format.empty() && format != "json" && format != "text") {

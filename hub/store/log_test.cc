@@ -153,6 +153,17 @@ TEST_F(LogTest, DetailsAreSealedPerSubjectAndErasureKeepsTheTree) {
   EXPECT_EQ(store_->EraseSubject("nobody", erased).code(), absl::StatusCode::kNotFound);
 }
 
+TEST_F(LogTest, LastUseIsPerSubjectAndCategory) {
+  NewEvent mental = Event("s1", "p", v1::EVENT_KIND_DISCLOSURE, "note");
+  mental.event.add_disclosed_categories(::accord::v1::DATA_CATEGORY_MENTAL_HEALTH);
+  ASSERT_TRUE(store_->AppendEvents({mental, Event("s2", "p", v1::EVENT_KIND_LOG_READ)}).ok());
+  auto use = store_->SubjectLastUse();
+  ASSERT_TRUE(use.ok()) << use.status();
+  ASSERT_EQ(use->size(), 2u);
+  EXPECT_EQ(use->at("s1").count(::accord::v1::DATA_CATEGORY_MENTAL_HEALTH), 1u);
+  EXPECT_EQ(use->at("s2").count(::accord::v1::DATA_CATEGORY_UNSPECIFIED), 1u);  // an event naming no category
+}
+
 TEST_F(LogTest, QueriesFilterAndTreeHeadsAreKept) {
   NewEvent to_camhs = Event("s1", "school", v1::EVENT_KIND_DISCLOSURE);
   to_camhs.event.set_recipient("partners/camhs");

@@ -28,6 +28,7 @@
 #include "hub/audit/tree_head.h"
 #include "hub/domain/consent.h"
 #include "hub/domain/matching.h"
+#include "hub/domain/retention.h"
 #include "hub/domain/types.h"
 
 namespace accord::store {
@@ -187,6 +188,9 @@ class Store {
   virtual absl::Status SaveTreeHead(const audit::SignedTreeHead& head) = 0;
   // The largest saved tree head; NOT_FOUND when none was saved.
   virtual absl::StatusOr<audit::SignedTreeHead> LatestTreeHead() = 0;
+  // For every subject in the log not yet erased: when each data category was last used in its
+  // events (for the retention sweep). Reads the whole log.
+  virtual absl::StatusOr<std::map<std::string, domain::LastUse>> SubjectLastUse() = 0;
   // Erasure: destroys the subject's key (its events' details become unreadable while every proof
   // still verifies) and deletes its person-index records, identifiers and family links; appends
   // `event` (built with the subject's id) in the same transaction. NOT_FOUND for no such subject.

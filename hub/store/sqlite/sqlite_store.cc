@@ -419,6 +419,30 @@ class SqliteStore final : public Store {
     return head;
   }
 
+  absl::StatusOr<std::map<std::string, domain::LastUse>> SubjectLastUse() override {
+    Reader r(*this);
+    if (!r.ok()) return r.status();
+    auto st = r.conn().Prepare(
+        "SELECT e.subject_id, e.time_ms, e.record FROM log_events e WHERE e.subject_id != '' AND NOT EXISTS "
+        "(SELECT 1 FROM subject_keys k WHERE k.subject_id = e.subject_id AND k.key IS NULL) ORDER BY e.seq");
+    if (!st.ok()) return st.status();
+    std::map<std::string, domain::LastUse> out;
+    for (;;) {
+      auto row = st->Step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      v1::SharingEvent e;
+      if (!e.ParseFromString(st->Blob(2))) return absl::DataLossError("a sharing log event does not parse");
+      domain::LastUse& use = out[st->Text(0)];
+      absl::Time when = FromMs(st->Int(1));
+      auto touch = [&](domain::DataCategory c) { use[c] = std::max(use.count(c) ? use[c] : when, when); };
+      if (e.disclosed_categories_size() + e.refused_categories_size() == 0) touch(::accord::v1::DATA_CATEGORY_UNSPECIFIED);
+      for (int c : e.disclosed_categories()) touch(static_cast<domain::DataCategory>(c));
+      for (int c : e.refused_categories()) touch(static_cast<domain::DataCategory>(c));
+    }
+    return out;
+  }
+
   absl::Status EraseSubject(absl::string_view subject_id, NewEvent event) override {
     absl::Status status = RunWrite([&](Connection& conn, std::vector<NewEvent>& out) -> absl::Status {
       auto exists = conn.Prepare("SELECT 1 FROM subjects WHERE id = ?1");
