@@ -3,9 +3,11 @@
 #include <sys/stat.h>
 
 #include <cstdio>
+#include <fstream>
 #include <functional>
 #include <iostream>
 #include <map>
+#include <optional>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
@@ -16,9 +18,12 @@
 #include <grpcpp/grpcpp.h>
 
 #include "accord/sdk/client.h"
+#include "accord/v1/audit.grpc.pb.h"
 #include "accord/v1/partner_admin.grpc.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "hub/audit/consent_receipt.h"
+#include "hub/audit/log_verify.h"
+#include "hub/audit/merkle.h"
 #include "hub/audit/tree_head.h"
 #include "hub/cli/flags.h"
 #include "hub/domain/validation.h"
@@ -48,6 +53,12 @@ Partners (on the hub's data directory; take effect on the partner's very next ca
   partner reinstate --data-dir DIR --id ID
   partner revoke --data-dir DIR --id ID --reason "WHY"      (final)
 
+Subjects (on the hub's data directory):
+  subject erase --data-dir DIR --id SUBJECT_ID --reason "WHY"
+      Erases a child's personal details: destroys the subject's key (its logged events' details
+      become unreadable while every proof still verifies), deletes its person-index records,
+      identifiers and family links, and logs SUBJECT_ERASED.
+
 A running hub (over mTLS, as the partner whose credentials bundle is given):
   hub status --bundle BUNDLE_DIR [--address HOST:PORT]
       Checks that the hub answers and is serving.
@@ -59,10 +70,30 @@ A running hub (over mTLS, as the partner whose credentials bundle is given):
          SOCIAL_CARE SAFEGUARDING
   agreement list --bundle ADMIN_BUNDLE [--address HOST:PORT]
 
+The sharing log (as a DPO partner; every call is itself logged):
+  audit export --bundle DPO_BUNDLE --out FILE [--address HOST:PORT]
+      Writes every event's stored bytes then the signed tree head covering them, one
+      accord.v1.ExportEventsResponse per line in proto JSON (bytes in base64).
+  audit tree-head --bundle DPO_BUNDLE [--out FILE] [--address HOST:PORT]
+      Takes a signed tree head now (accord.v1.SignedTreeHead in JSON). Keep it: a later
+      `audit verify --tree-head FILE` proves the log only grew since.
+
 Offline (no hub needed):
   consent verify-receipt RECEIPT.json --public-key SIGNING.pub
       Checks a consent receipt (accord.v1.ConsentReceipt in JSON) against the hub's public key
       (keys/signing.pub in the hub's data directory) and prints what was consented to.
+  audit verify EXPORT --public-key SIGNING.pub [--tree-head KEPT.json] [--event SEQ]
+      Recomputes the Merkle tree over the export's records and checks: every record parses and
+      sits at its own sequence, the root equals the export's signed tree head, the signature
+      verifies. --tree-head: a head kept earlier must be the root of the log's first tree_size
+      events (the log only grew). --event: also shows that event's inclusion proof against the
+      export's head (and the kept head), and the consistency proof between the two heads.
+  audit verify --data-dir DIR [--public-key SIGNING.pub] [--tree-head KEPT.json]
+      The same checks on a hub's database, against its latest saved tree head, plus every stored
+      subtree hash against its recomputation. The public key defaults to DIR/keys/signing.pub;
+      a copy the DPO keeps elsewhere is stronger evidence. Exit 0 with a one-line summary when
+      the log is intact; 1 with each problem found (altered, missing, reordered or removed events,
+      a replaced tree head, altered stored hashes) otherwise.
 )";
 
 // The data directory's layout, shared with the hub through hub.json.
@@ -444,6 +475,430 @@ absl::Status ConsentVerifyReceipt(const Flags& flags) {
   return absl::OkStatus();
 }
 
+// ---- Subjects --------------------------------------------------------------------------------
+
+std::string EventCount(uint64_t n) { return absl::StrCat(n, n == 1 ? " event" : " events"); }
+
+absl::Status SubjectErase(const Flags& flags) {
+  auto layout = DataDir(flags);
+  if (!layout.ok()) return layout.status();
+  auto id_text = flags.Require("id");
+  if (!id_text.ok()) return id_text.status();
+  auto reason = flags.Require("reason");
+  if (!reason.ok()) return reason.status();
+  if (absl::Status s = domain::ValidateReason(*reason, "--reason"); !s.ok()) return s;
+  std::string name = id_text->rfind("subjects/", 0) == 0 ? *id_text : domain::SubjectName(*id_text);
+  auto subject_id = domain::ParseSubjectName(name, "--id");
+  if (!subject_id.ok()) return subject_id.status();
+  auto store = OpenStore(*layout);
+  if (!store.ok()) return store.status();
+
+  // The operator is not a partner: no actor. The reason says why, never who the child is.
+  store::NewEvent event;
+  event.subject_id = *subject_id;
+  event.event.set_kind(v1::EVENT_KIND_SUBJECT_ERASED);
+  event.event.set_subject(name);
+  event.event.set_basis(v1::BASIS_NONE);
+  event.event.add_reason_codes("ERASED");
+  event.event.set_request(absl::StrCat("accordctl subject erase: ", *reason));
+  if (absl::Status s = (*store)->EraseSubject(*subject_id, std::move(event)); !s.ok()) {
+    if (absl::IsNotFound(s)) return absl::NotFoundError(absl::StrCat("--id: no subject ", *subject_id));
+    return s;
+  }
+
+  store::EventFilter filter;
+  filter.subject_id = *subject_id;
+  uint64_t events = 0, sealed = 0, erased_at = 0;
+  for (uint64_t from = 0;;) {
+    auto page = (*store)->QueryEvents(filter, from, 1000);
+    if (!page.ok()) return page.status();
+    for (const store::StoredEvent& e : *page) {
+      ++events;
+      if (e.details_erased) ++sealed;
+      v1::SharingEvent parsed;
+      if (parsed.ParseFromString(e.record) && parsed.kind() == v1::EVENT_KIND_SUBJECT_ERASED) erased_at = e.sequence;
+    }
+    if (page->size() < 1000) break;
+    from = page->back().sequence + 1;
+  }
+  std::cout << "Erased " << name << ": its key is destroyed, so the personal details of " << sealed << " of its "
+            << EventCount(events) << " in the log are unreadable; its person-index records, identifiers and family links "
+            << "are deleted. The events stay in the log unchanged (every proof still verifies); the erasure is "
+            << "event " << erased_at << " (SUBJECT_ERASED).\n";
+  return absl::OkStatus();
+}
+
+// ---- The sharing log ----------------------------------------------------------------------
+
+absl::StatusOr<audit::VerifyingKey> LoadPublicKey(const std::string& file) {
+  auto pem = security::ReadFile(file);
+  if (!pem.ok()) return pem.status();
+  auto key = audit::VerifyingKey::FromPem(*pem);
+  if (!key.ok()) return absl::InvalidArgumentError(absl::StrCat("--public-key ", file, ": ", key.status().message()));
+  return key;
+}
+
+std::string FormatTime(const google::protobuf::Timestamp& t) {
+  return absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", absl::FromUnixSeconds(t.seconds()), absl::UTCTimeZone());
+}
+
+std::string RootHex(const std::string& bytes) {
+  auto hash = audit::HashFromBytes(bytes);
+  return hash.ok() ? audit::HashToHex(*hash) : absl::StrCat("(", bytes.size(), " bytes, not a root)");
+}
+
+std::string DescribeHead(const v1::SignedTreeHead& head) {
+  return absl::StrCat(EventCount(head.tree_size()), ", root ", RootHex(head.root_hash()), ", signed ", FormatTime(head.time()),
+                      head.key_id().empty() ? "" : absl::StrCat(" by key ", head.key_id().substr(0, 16), "…"));
+}
+
+// A SignedTreeHead in JSON, as `audit tree-head` writes it (a GetTreeHeadResponse is accepted too).
+absl::StatusOr<v1::SignedTreeHead> ReadTreeHeadFile(const std::string& file) {
+  auto text = security::ReadFile(file);
+  if (!text.ok()) return text.status();
+  v1::SignedTreeHead head;
+  auto s = google::protobuf::util::JsonStringToMessage(*text, &head);
+  if (s.ok()) return head;
+  v1::GetTreeHeadResponse response;
+  if (google::protobuf::util::JsonStringToMessage(*text, &response).ok() && response.has_tree_head()) {
+    return response.tree_head();
+  }
+  return absl::InvalidArgumentError(absl::StrCat("--tree-head ", file, ": not a signed tree head: ", s.ToString()));
+}
+
+absl::Status AuditExport(const Flags& flags) {
+  auto out = flags.Require("out");
+  if (!out.ok()) return out.status();
+  auto channel = HubChannel(flags);
+  if (!channel.ok()) return channel.status();
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::hours(2));
+  auto reader = v1::AuditService::NewStub(*channel)->ExportEvents(&ctx, v1::ExportEventsRequest());
+  // Written beside the target and renamed at the end, so FILE is never a partial export.
+  const std::string partial = *out + ".partial";
+  std::ofstream file(partial, std::ios::binary | std::ios::trunc);
+  if (!file) return absl::PermissionDeniedError(absl::StrCat("cannot write ", partial));
+  google::protobuf::util::JsonPrintOptions one_line;
+  one_line.add_whitespace = false;
+  v1::ExportEventsResponse item;
+  uint64_t events = 0;
+  std::optional<v1::SignedTreeHead> head;
+  std::string line;
+  while (reader->Read(&item)) {
+    line.clear();
+    if (auto s = google::protobuf::util::MessageToJsonString(item, &line, one_line); !s.ok()) {
+      ctx.TryCancel();
+      reader->Finish();
+      std::remove(partial.c_str());
+      return absl::InternalError(absl::StrCat("cannot encode an export item: ", s.ToString()));
+    }
+    file << line << '\n';
+    if (item.has_tree_head()) {
+      head = item.tree_head();
+    } else {
+      ++events;
+    }
+  }
+  grpc::Status status = reader->Finish();
+  file.close();
+  if (!status.ok() || !file) {
+    std::remove(partial.c_str());
+    if (!status.ok()) return FromGrpc(status);
+    return absl::UnavailableError(absl::StrCat("cannot write ", partial));
+  }
+  if (!head) {
+    std::remove(partial.c_str());
+    return absl::DataLossError("the hub ended the export without a tree head");
+  }
+  if (std::rename(partial.c_str(), out->c_str()) != 0) {
+    return absl::PermissionDeniedError(absl::StrCat("cannot rename ", partial, " to ", *out));
+  }
+  std::cout << "Exported " << EventCount(events) << " to " << *out << "\nSigned tree head: " << DescribeHead(*head) << "\n";
+  return absl::OkStatus();
+}
+
+absl::Status AuditTreeHead(const Flags& flags) {
+  auto channel = HubChannel(flags);
+  if (!channel.ok()) return channel.status();
+  v1::GetTreeHeadResponse resp;
+  grpc::Status s = v1::AuditService::NewStub(*channel)->GetTreeHead(CallContext().get(), v1::GetTreeHeadRequest(), &resp);
+  if (!s.ok()) return FromGrpc(s);
+  google::protobuf::util::JsonPrintOptions pretty;
+  pretty.add_whitespace = true;
+  std::string json;
+  if (auto st = google::protobuf::util::MessageToJsonString(resp.tree_head(), &json, pretty); !st.ok()) {
+    return absl::InternalError(absl::StrCat("cannot encode the tree head: ", st.ToString()));
+  }
+  if (!flags.Has("out")) {
+    std::cout << json;
+    return absl::OkStatus();
+  }
+  if (absl::Status w = security::WriteFileAtomically(flags.Get("out"), json, 0644); !w.ok()) return w;
+  std::cout << "Signed tree head: " << DescribeHead(resp.tree_head()) << "\nKept in " << flags.Get("out")
+            << " (check it later with `accordctl audit verify EXPORT --tree-head " << flags.Get("out") << "`)\n";
+  return absl::OkStatus();
+}
+
+// Prints the verdict: OK and `summary` when the log verifies, else every problem and DATA_LOSS.
+absl::Status Verdict(const audit::LogReport& report, const std::vector<std::string>& more_problems,
+                     const std::string& summary) {
+  std::vector<std::string> problems = more_problems;
+  problems.insert(problems.end(), report.problems.begin(), report.problems.end());
+  if (problems.empty() && report.problems_omitted == 0) {
+    std::cout << summary << "\n";
+    return absl::OkStatus();
+  }
+  uint64_t total = problems.size() + report.problems_omitted;
+  std::cerr << "The sharing log does NOT verify (" << total << (total == 1 ? " problem" : " problems") << "):\n";
+  for (const std::string& p : problems) std::cerr << "  - " << p << "\n";
+  if (report.problems_omitted > 0) std::cerr << "  - … and " << report.problems_omitted << " more\n";
+  return absl::DataLossError(absl::StrCat(problems.empty() ? std::string("see above") : problems.front(),
+                                          total > 1 ? absl::StrCat(" (", total, " problems in all)") : ""));
+}
+
+// --event: the event's inclusion proof, recomputed from the verified records, against each head
+// it falls under; and the consistency proof between the kept head and the export's head.
+void ShowProofs(uint64_t seq, audit::MemoryHashStore& nodes, const v1::SignedTreeHead& head,
+                const std::optional<v1::SignedTreeHead>& kept, std::vector<std::string>* problems) {
+  auto leaf = nodes.Get(0, seq);
+  if (!leaf.ok()) {
+    problems->push_back(absl::StrCat("--event ", seq, ": the export holds no event ", seq));
+    return;
+  }
+  std::vector<std::pair<std::string, const v1::SignedTreeHead*>> heads = {{"the export's tree head", &head}};
+  if (kept) heads.push_back({"the kept tree head", &*kept});
+  for (const auto& [label, h] : heads) {
+    if (seq >= h->tree_size()) {
+      std::cout << "Event " << seq << " is newer than " << label << " (" << EventCount(h->tree_size()) << ")\n";
+      continue;
+    }
+    auto root = audit::HashFromBytes(h->root_hash());
+    auto path = audit::InclusionProof(nodes, seq, h->tree_size());
+    absl::Status verified = !root.ok() ? root.status() : !path.ok() ? path.status()
+                                       : audit::VerifyInclusion(*leaf, seq, h->tree_size(), *path, *root);
+    if (verified.ok()) {
+      std::cout << "Inclusion proof of event " << seq << " (leaf " << audit::HashToHex(*leaf) << ", " << path->size()
+                << " hashes) verifies against " << label << " (" << EventCount(h->tree_size()) << ")\n";
+    } else {
+      problems->push_back(absl::StrCat("the inclusion proof of event ", seq, " does not verify against ", label, ": ",
+                                       verified.message()));
+    }
+  }
+  if (kept && kept->tree_size() <= head.tree_size()) {
+    auto old_root = audit::HashFromBytes(kept->root_hash());
+    auto new_root = audit::HashFromBytes(head.root_hash());
+    auto proof = audit::ConsistencyProof(nodes, kept->tree_size(), head.tree_size());
+    absl::Status verified = !old_root.ok() ? old_root.status() : !new_root.ok() ? new_root.status()
+                            : !proof.ok() ? proof.status()
+                            : audit::VerifyConsistency(kept->tree_size(), head.tree_size(), *old_root, *new_root,
+                                                       *proof);
+    if (verified.ok()) {
+      std::cout << "Consistency proof (" << proof->size() << " hashes) from the kept tree head ("
+                << EventCount(kept->tree_size()) << ") to the export's tree head (" << EventCount(head.tree_size())
+                << ") verifies\n";
+    } else {
+      problems->push_back(absl::StrCat("the consistency proof from the kept tree head to the export's does not verify: ",
+                                       verified.message()));
+    }
+  }
+}
+
+// Declares --tree-head (a head the DPO kept) to `verifier`; sets *kept.
+absl::Status ExpectKeptHead(const Flags& flags, audit::LogVerifier& verifier, std::optional<v1::SignedTreeHead>* kept) {
+  if (!flags.Has("tree-head")) return absl::OkStatus();
+  auto head = ReadTreeHeadFile(flags.Get("tree-head"));
+  if (!head.ok()) return head.status();
+  auto sth = audit::TreeHeadFromProto(*head);
+  if (!sth.ok()) return absl::InvalidArgumentError(absl::StrCat("--tree-head: ", sth.status().message()));
+  *kept = *head;
+  return verifier.ExpectHead(*sth, audit::HeadCoverage::kPrefix,
+                             absl::StrCat("the kept tree head (", flags.Get("tree-head"), ")"));
+}
+
+absl::Status VerifyExport(const Flags& flags) {
+  const std::string path = flags.positional()[0];
+  if (!flags.Has("public-key") || flags.Get("public-key").empty()) {
+    return absl::InvalidArgumentError(
+        "--public-key is required to verify an export: the hub's keys/signing.pub, as the DPO keeps it");
+  }
+  auto key = LoadPublicKey(flags.Get("public-key"));
+  if (!key.ok()) return key.status();
+  std::optional<uint64_t> event;
+  if (flags.Has("event")) {
+    uint64_t seq = 0;
+    if (!absl::SimpleAtoi(flags.Get("event"), &seq)) return absl::InvalidArgumentError("--event: not a sequence number");
+    event = seq;
+  }
+  audit::MemoryHashStore nodes;  // filled only for --event (about 64 bytes per event)
+  audit::LogVerifier::Options options;
+  if (event) options.recomputed_nodes = &nodes;
+  audit::LogVerifier verifier(*key, options);
+  std::optional<v1::SignedTreeHead> kept;
+  if (absl::Status s = ExpectKeptHead(flags, verifier, &kept); !s.ok()) return s;
+
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
+  std::vector<std::string> problems;
+  std::optional<v1::SignedTreeHead> head;
+  uint64_t line_no = 0, after_head = 0;
+  std::string line;
+  v1::ExportEventsResponse item;
+  while (std::getline(in, line)) {
+    ++line_no;
+    if (line.empty()) continue;
+    item.Clear();
+    if (auto s = google::protobuf::util::JsonStringToMessage(line, &item); !s.ok()) {
+      problems.push_back(absl::StrCat("line ", line_no, " is not an export item (", s.ToString(),
+                                      "): the file was altered"));
+      continue;
+    }
+    if (head) {
+      if (after_head++ == 0) {
+        problems.push_back(absl::StrCat("line ", line_no, " comes after the tree head, which must be last: the file "
+                                        "was altered"));
+      }
+      continue;
+    }
+    switch (item.item_case()) {
+      case v1::ExportEventsResponse::kEventRecord:
+        verifier.Add(item.event_record());
+        break;
+      case v1::ExportEventsResponse::kTreeHead:
+        head = item.tree_head();
+        break;
+      default:
+        problems.push_back(absl::StrCat("line ", line_no, " holds neither an event nor a tree head"));
+    }
+  }
+  if (!head) {
+    problems.push_back("the export has no tree head (its last line): it was cut short");
+  } else if (auto sth = audit::TreeHeadFromProto(*head); !sth.ok()) {
+    problems.push_back(absl::StrCat("the export's tree head is malformed: ", sth.status().message()));
+  } else {
+    (void)verifier.ExpectHead(*sth, audit::HeadCoverage::kWholeLog, "the export's tree head");
+  }
+  audit::LogReport report = verifier.Finish();
+  if (event && head) ShowProofs(*event, nodes, *head, kept, &problems);
+  std::string summary = absl::StrCat("Export intact: ", EventCount(report.event_count), ", root ",
+                                     audit::HashToHex(report.root), ", matching its tree head signed ",
+                                     head ? FormatTime(head->time()) : "", " with key ",
+                                     key->KeyId().value_or("?").substr(0, 16), "…");
+  if (kept) {
+    absl::StrAppend(&summary, "; the kept tree head (", EventCount(kept->tree_size()), ", signed ", FormatTime(kept->time()),
+                    ") is a prefix of it: the log only grew");
+  }
+  return Verdict(report, problems, summary);
+}
+
+absl::Status VerifyDataDir(const Flags& flags) {
+  auto layout = DataDir(flags);
+  if (!layout.ok()) return layout.status();
+  if (flags.Has("event")) return absl::InvalidArgumentError("--event works on an export, not with --data-dir");
+  auto key = LoadPublicKey(flags.Get("public-key", layout->signing_public_key().string()));
+  if (!key.ok()) return key.status();
+  auto store = OpenStore(*layout);
+  if (!store.ok()) return store.status();
+  audit::LogVerifier::Options options;
+  options.stored_nodes = &(*store)->LogHashes();
+  audit::LogVerifier verifier(*key, options);
+  std::optional<v1::SignedTreeHead> kept;
+  if (absl::Status s = ExpectKeptHead(flags, verifier, &kept); !s.ok()) return s;
+
+  std::vector<std::string> problems;
+  auto latest = (*store)->LatestTreeHead();
+  if (latest.ok()) {
+    if (absl::Status s = verifier.ExpectHead(*latest, audit::HeadCoverage::kPrefix, "the latest saved tree head");
+        !s.ok()) {
+      return s;
+    }
+  } else if (!absl::IsNotFound(latest.status())) {
+    problems.push_back(absl::StrCat("the latest saved tree head cannot be read: ", latest.status().message()));
+  }
+
+  // Every event, in pages; an event the store cannot read (its record or sealed details were
+  // altered so it no longer parses or opens) is named and skipped.
+  constexpr int kPage = 1000;
+  auto log_size = (*store)->LogSize();
+  if (!log_size.ok()) return log_size.status();
+  // Only a damaged event (DATA_LOSS) is a finding; any other error means the check could not run.
+  auto cannot_read = [](uint64_t at, const absl::Status& s) {
+    return absl::Status(s.code(), absl::StrCat("cannot read the log at event ", at, ": ", s.message()));
+  };
+  uint64_t from = 0;
+  std::optional<uint64_t> last_seq;
+  for (;;) {
+    auto page = (*store)->ReadEvents(from, kPage);
+    if (page.ok()) {
+      if (page->empty()) break;
+      for (const store::StoredEvent& e : *page) verifier.Add(e.record);
+      last_seq = page->back().sequence;
+      from = *last_seq + 1;
+      continue;
+    }
+    // Find the unreadable one: the smallest `from` past which reading succeeds again.
+    if (!absl::IsDataLoss(page.status())) return cannot_read(from, page.status());
+    auto one = (*store)->ReadEvents(from, 1);
+    if (one.ok()) {
+      if (one->empty()) break;
+      verifier.Add(one->front().record);
+      last_seq = one->front().sequence;
+      from = *last_seq + 1;
+      continue;
+    }
+    if (!absl::IsDataLoss(one.status())) return cannot_read(from, one.status());
+    uint64_t next = from + 1;
+    for (; next < *log_size; ++next) {
+      auto probe = (*store)->ReadEvents(next, 1);
+      if (probe.ok()) break;
+      if (!absl::IsDataLoss(probe.status())) return cannot_read(next, probe.status());
+    }
+    const uint64_t bad = next - 1;
+    // Its stored leaf hash stands in, so the other checks still judge the rest of the log.
+    auto stored_leaf = (*store)->LogHashes().Get(0, bad);
+    verifier.AddUnreadable(stored_leaf.value_or(audit::Hash{}),
+                           absl::StrCat("the store cannot read event ", bad, " (", one.status().message(),
+                                        "): its record or sealed details were altered"));
+    last_seq = bad;
+    from = next;
+  }
+  // Stored hashes for events past the last one: the end of the log was cut off.
+  uint64_t end = last_seq ? *last_seq + 1 : 0;
+  if ((*store)->LogHashes().Get(0, end).ok()) {
+    auto again = (*store)->ReadEvents(end, 1);
+    if (again.ok() && again->empty()) {
+      problems.push_back(absl::StrCat("log_nodes holds the hash of event ", end, " but the log ",
+                                      end == 0 ? std::string("holds no events") : absl::StrCat("ends at event ", end - 1),
+                                      ": events were removed from the end of the log"));
+    }
+  }
+  audit::LogReport report = verifier.Finish();
+  std::string summary = absl::StrCat("Sharing log intact: ", EventCount(report.event_count), ", root ",
+                                     audit::HashToHex(report.root), "; ", report.nodes_compared,
+                                     " stored hashes match");
+  if (latest.ok()) {
+    absl::StrAppend(&summary, "; the latest saved tree head (", EventCount(latest->head.tree_size), ", signed ",
+                    absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", latest->head.timestamp, absl::UTCTimeZone()),
+                    ") verifies with key ", key->KeyId().value_or("?").substr(0, 16), "…");
+  } else {
+    absl::StrAppend(&summary, "; no signed tree head has been saved yet (a DPO's GetTreeHead saves one)");
+  }
+  if (kept) {
+    absl::StrAppend(&summary, "; the kept tree head (", EventCount(kept->tree_size()), ") is a prefix of the log");
+  }
+  return Verdict(report, problems, summary);
+}
+
+absl::Status AuditVerify(const Flags& flags) {
+  if (flags.Has("data-dir")) {
+    if (!flags.positional().empty()) return absl::InvalidArgumentError("give an export file or --data-dir, not both");
+    return VerifyDataDir(flags);
+  }
+  if (flags.positional().size() != 1) {
+    return absl::InvalidArgumentError("give one export file (from `accordctl audit export`) or --data-dir DIR");
+  }
+  return VerifyExport(flags);
+}
+
 struct Command {
   std::set<std::string> flags;
   std::function<absl::Status(const Flags&)> run;
@@ -469,6 +924,10 @@ int RunAccordctl(int argc, char** argv) {
        {{"bundle", "address", "from", "to", "purposes", "categories", "until", "description"}, AgreementCreate}},
       {"agreement list", {{"bundle", "address"}, AgreementList}},
       {"consent verify-receipt", {{"public-key"}, ConsentVerifyReceipt}},
+      {"subject erase", {{"data-dir", "id", "reason"}, SubjectErase}},
+      {"audit export", {{"bundle", "address", "out"}, AuditExport}},
+      {"audit tree-head", {{"bundle", "address", "out"}, AuditTreeHead}},
+      {"audit verify", {{"data-dir", "public-key", "tree-head", "event"}, AuditVerify}},
   };
   std::string name = args.size() >= 2 ? args[0] + " " + args[1] : args[0];
   auto it = commands.find(name);
