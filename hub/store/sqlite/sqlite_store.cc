@@ -355,9 +355,10 @@ class SqliteStore final : public Store {
     Reader r(*this);
     if (!r.ok()) return r.status();
     std::string sql = "SELECT seq, record, subject_id FROM log_events WHERE seq >= ?1";
-    if (!f.subject_id.empty()) sql += " AND subject_id = ?2";
+    // The `!= ''` terms let SQLite use the partial indexes on subject and recipient.
+    if (!f.subject_id.empty()) sql += " AND subject_id = ?2 AND subject_id != ''";
     if (!f.actor_id.empty()) sql += " AND actor = ?3";
-    if (!f.recipient_id.empty()) sql += " AND recipient = ?4";
+    if (!f.recipient_id.empty()) sql += " AND recipient = ?4 AND recipient != ''";
     if (f.purpose != 0) sql += " AND purpose = ?5";
     if (f.basis != 0) sql += " AND basis = ?6";
     if (f.kind != 0) sql += " AND kind = ?7";
