@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <functional>
@@ -29,6 +30,7 @@
 #include "hub/domain/validation.h"
 #include "hub/security/ca.h"
 #include "hub/security/files.h"
+#include "hub/server/config.h"
 #include "hub/store/store.h"
 
 namespace accord::cli {
@@ -58,6 +60,10 @@ Subjects (on the hub's data directory):
       Erases a child's personal details: destroys the subject's key (its logged events' details
       become unreadable while every proof still verifies), deletes its person-index records,
       identifiers and family links, and logs SUBJECT_ERASED.
+  subject erase --data-dir DIR --expired [--dry-run] [--as-of YYYY-MM-DD]
+      The retention sweep: erases, as above, every child whose retention period (hub.json
+      "retention", per data category, counted from the last sharing event that used it) has
+      ended by now or by --as-of. --dry-run lists them with their dates and erases nothing.
 
 A running hub (over mTLS, as the partner whose credentials bundle is given):
   hub status --bundle BUNDLE_DIR [--address HOST:PORT]
@@ -127,6 +133,17 @@ absl::StatusOr<Enum> ParseEnum(const std::string& text, const std::string& prefi
   }
   return value;
 }
+
+absl::StatusOr<absl::Time> ParseDay(const std::string& text, const std::string& flag) {
+  absl::Time t;
+  std::string err;
+  if (!absl::ParseTime("%Y-%m-%d", text, absl::UTCTimeZone(), &t, &err)) {
+    return absl::InvalidArgumentError(absl::StrCat("--", flag, ": \"", text, "\" is not a date (YYYY-MM-DD)"));
+  }
+  return t;
+}
+
+std::string Day(absl::Time t) { return absl::FormatTime("%Y-%m-%d", t, absl::UTCTimeZone()); }
 
 absl::StatusOr<security::CertificateAuthority> LoadCa(const Layout& layout) {
   auto cert = security::ReadFile(layout.ca_cert());
@@ -382,12 +399,9 @@ absl::Status AgreementCreate(const Flags& flags) {
   }
   auto until_text = flags.Require("until");
   if (!until_text.ok()) return until_text.status();
-  absl::Time until;
-  std::string err;
-  if (!absl::ParseTime("%Y-%m-%d", *until_text, &until, &err)) {
-    return absl::InvalidArgumentError(absl::StrCat("--until: not a date (YYYY-MM-DD): ", err));
-  }
-  a->mutable_valid_until()->set_seconds(absl::ToUnixSeconds(until));
+  auto until = ParseDay(*until_text, "until");
+  if (!until.ok()) return until.status();
+  a->mutable_valid_until()->set_seconds(absl::ToUnixSeconds(*until));
   a->set_description(flags.Get("description"));
 
   auto channel = HubChannel(flags);
@@ -479,9 +493,77 @@ absl::Status ConsentVerifyReceipt(const Flags& flags) {
 
 std::string EventCount(uint64_t n) { return absl::StrCat(n, n == 1 ? " event" : " events"); }
 
+// The erasure event: the operator is not a partner, so no actor; the reason says why, never who
+// the child is.
+store::NewEvent ErasureEvent(const std::string& subject_id, absl::string_view reason) {
+  store::NewEvent event;
+  event.subject_id = subject_id;
+  event.event.set_kind(v1::EVENT_KIND_SUBJECT_ERASED);
+  event.event.set_subject(domain::SubjectName(subject_id));
+  event.event.set_basis(v1::BASIS_NONE);
+  event.event.add_reason_codes("ERASED");
+  event.event.set_request(absl::StrCat("accordctl subject erase: ", reason));
+  return event;
+}
+
+absl::Status SubjectEraseExpired(const Flags& flags, const Layout& layout) {
+  if (flags.Has("id") || flags.Has("reason")) {
+    return absl::InvalidArgumentError("--expired erases by the retention periods: give neither --id nor --reason");
+  }
+  absl::Time now = absl::Now();
+  if (flags.Has("as-of")) {
+    auto as_of = ParseDay(flags.Get("as-of"), "as-of");
+    if (!as_of.ok()) return as_of.status();
+    now = *as_of;
+  }
+  auto config = server::LoadConfig(layout.config());
+  if (!config.ok()) return config.status();
+  auto policy = server::RetentionPolicyOf(*config);
+  if (!policy.ok()) return policy.status();
+  auto store = OpenStore(layout);
+  if (!store.ok()) return store.status();
+  auto last_use = (*store)->SubjectLastUse();
+  if (!last_use.ok()) return last_use.status();
+
+  struct Expired {
+    std::string subject_id;
+    absl::Time last, until;
+  };
+  std::vector<Expired> expired;
+  for (const auto& [subject_id, use] : *last_use) {
+    absl::Time until = domain::RetainUntil(use, *policy);
+    if (until > now) continue;
+    absl::Time last = absl::InfinitePast();
+    for (const auto& [category, time] : use) last = std::max(last, time);
+    expired.push_back({subject_id, last, until});
+  }
+  const bool dry_run = flags.Has("dry-run");
+  std::cout << last_use->size() << " children in the sharing log; " << expired.size()
+            << (dry_run ? " would be" : " are") << " past their retention period on " << Day(now) << ".\n";
+  for (const Expired& e : expired) {
+    std::cout << "  " << domain::SubjectName(e.subject_id) << "  last used " << Day(e.last) << ", kept until "
+              << Day(e.until);
+    if (!dry_run) {
+      absl::Status s = (*store)->EraseSubject(
+          e.subject_id, ErasureEvent(e.subject_id, absl::StrCat("retention period ended on ", Day(e.until))));
+      if (!s.ok()) {
+        std::cout << "\n";
+        return absl::Status(s.code(), absl::StrCat(domain::SubjectName(e.subject_id), ": ", s.message()));
+      }
+      std::cout << "  erased";
+    }
+    std::cout << "\n";
+  }
+  return absl::OkStatus();
+}
+
 absl::Status SubjectErase(const Flags& flags) {
   auto layout = DataDir(flags);
   if (!layout.ok()) return layout.status();
+  if (flags.Has("expired")) return SubjectEraseExpired(flags, *layout);
+  if (flags.Has("dry-run") || flags.Has("as-of")) {
+    return absl::InvalidArgumentError("--dry-run and --as-of go with --expired");
+  }
   auto id_text = flags.Require("id");
   if (!id_text.ok()) return id_text.status();
   auto reason = flags.Require("reason");
@@ -493,15 +575,7 @@ absl::Status SubjectErase(const Flags& flags) {
   auto store = OpenStore(*layout);
   if (!store.ok()) return store.status();
 
-  // The operator is not a partner: no actor. The reason says why, never who the child is.
-  store::NewEvent event;
-  event.subject_id = *subject_id;
-  event.event.set_kind(v1::EVENT_KIND_SUBJECT_ERASED);
-  event.event.set_subject(name);
-  event.event.set_basis(v1::BASIS_NONE);
-  event.event.add_reason_codes("ERASED");
-  event.event.set_request(absl::StrCat("accordctl subject erase: ", *reason));
-  if (absl::Status s = (*store)->EraseSubject(*subject_id, std::move(event)); !s.ok()) {
+  if (absl::Status s = (*store)->EraseSubject(*subject_id, ErasureEvent(*subject_id, *reason)); !s.ok()) {
     if (absl::IsNotFound(s)) return absl::NotFoundError(absl::StrCat("--id: no subject ", *subject_id));
     return s;
   }
@@ -924,7 +998,7 @@ int RunAccordctl(int argc, char** argv) {
        {{"bundle", "address", "from", "to", "purposes", "categories", "until", "description"}, AgreementCreate}},
       {"agreement list", {{"bundle", "address"}, AgreementList}},
       {"consent verify-receipt", {{"public-key"}, ConsentVerifyReceipt}},
-      {"subject erase", {{"data-dir", "id", "reason"}, SubjectErase}},
+      {"subject erase", {{"data-dir", "id", "reason", "expired", "dry-run", "as-of"}, SubjectErase}},
       {"audit export", {{"bundle", "address", "out"}, AuditExport}},
       {"audit tree-head", {{"bundle", "address", "out"}, AuditTreeHead}},
       {"audit verify", {{"data-dir", "public-key", "tree-head", "event"}, AuditVerify}},

@@ -93,17 +93,19 @@ absl::StatusOr<config::v1::HubConfig> ValidateConfig(config::v1::HubConfig c, co
   if (limits->max_page_size() > 10000) return Invalid("limits.max_page_size", "at most 10000");
   if (limits->shutdown_grace_ms() == 0) limits->set_shutdown_grace_ms(10000);
 
-  std::map<std::string, uint32_t> days(c.retention().days_by_category().begin(),
-                                       c.retention().days_by_category().end());
-  if (auto policy = domain::MakeRetentionPolicy(c.retention().default_days(), days); !policy.ok()) {
-    return policy.status();
-  }
+  if (auto policy = RetentionPolicyOf(c); !policy.ok()) return policy.status();
 
   const std::string& format = c.logging().format();
   if (!format.empty() && format != "json" && format != "text") {
     return Invalid("logging.format", "must be \"json\" or \"text\"");
   }
   return c;
+}
+
+absl::StatusOr<domain::RetentionPolicy> RetentionPolicyOf(const config::v1::HubConfig& config) {
+  std::map<std::string, uint32_t> days(config.retention().days_by_category().begin(),
+                                       config.retention().days_by_category().end());
+  return domain::MakeRetentionPolicy(config.retention().default_days(), days);
 }
 
 absl::StatusOr<config::v1::HubConfig> LoadConfig(const std::filesystem::path& file) {

@@ -6,6 +6,7 @@
 
 #include "absl/status/statusor.h"
 #include "accord/config/v1/hub_config.pb.h"
+#include "hub/domain/retention.h"
 
 namespace accord::server {
 
@@ -18,6 +19,9 @@ absl::StatusOr<config::v1::HubConfig> LoadConfig(const std::filesystem::path& fi
 // The same checks on a message already in memory; relative paths resolve against `base_dir`.
 absl::StatusOr<config::v1::HubConfig> ValidateConfig(config::v1::HubConfig config,
                                                      const std::filesystem::path& base_dir);
+
+// The retention periods the configuration sets (defaults for what it leaves out).
+absl::StatusOr<domain::RetentionPolicy> RetentionPolicyOf(const config::v1::HubConfig& config);
 
 }  // namespace accord::server
 

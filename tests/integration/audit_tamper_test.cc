@@ -627,5 +627,60 @@ TEST_F(AuditTamperTest, ErasingAChildKeepsTheLogVerifiable) {
   EXPECT_TRUE(Contains(again, "no subject")) << again;
 }
 
+// The retention sweep: `subject erase --expired` erases exactly the children whose period under
+// hub.json's retention has ended, and the log still verifies.
+TEST(RetentionSweepTest, ErasesChildrenPastTheirRetentionPeriodOnly) {
+  HubProcess hub(R"("retention": {"default_days": 30, "days_by_category": {"MENTAL_HEALTH": 400}})");
+  fs::path school = hub.Enrol("oakfield", "Oakfield Primary School", "SCHOOL", "REFERRER");
+  ASSERT_TRUE(hub.Start()) << hub.Log();
+  auto subjects = v1::SubjectService::NewStub(hub.Channel(school));
+  std::vector<std::string> names;
+  for (const char* nhs : {"9434765919", "9434765005"}) {
+    v1::ResolveSubjectRequest req;
+    req.mutable_identifiers()->set_nhs_number(nhs);
+    v1::ResolveSubjectResponse resp;
+    grpc::Status s = subjects->ResolveSubject(Ctx().get(), req, &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    names.push_back(resp.subject().name());
+  }
+  const absl::Time now = absl::Now();
+  auto day = [](absl::Time t) { return absl::FormatTime("%Y-%m-%d", t, absl::UTCTimeZone()); };
+  std::string out;
+
+  // Within the 30 days nobody is due.
+  ASSERT_EQ(hub.Accordctl({"subject", "erase", "--expired", "--as-of", day(now + absl::Hours(24 * 20))}, &out), 0)
+      << out;
+  EXPECT_TRUE(Contains(out, "2 children in the sharing log; 0 are past their retention period")) << out;
+
+  // A dry run after the period lists both and erases nothing.
+  const std::string later = day(now + absl::Hours(24 * 31));
+  ASSERT_EQ(hub.Accordctl({"subject", "erase", "--expired", "--dry-run", "--as-of", later}, &out), 0) << out;
+  EXPECT_TRUE(Contains(out, "2 would be past their retention period")) << out;
+  for (const std::string& name : names) EXPECT_TRUE(Contains(out, name + "  last used " + day(now))) << out;
+  EXPECT_FALSE(Contains(out, "erased")) << out;
+  v1::GetSubjectRequest get;
+  get.set_name(names[0]);
+  v1::GetSubjectResponse subject;
+  EXPECT_TRUE(subjects->GetSubject(Ctx().get(), get, &subject).ok());
+
+  // The sweep erases both; they are gone from the person index; a second sweep finds nobody.
+  ASSERT_EQ(hub.Accordctl({"subject", "erase", "--expired", "--as-of", later}, &out), 0) << out;
+  EXPECT_TRUE(Contains(out, names[0] + "  last used")) << out;
+  EXPECT_TRUE(Contains(out, "erased")) << out;
+  EXPECT_EQ(subjects->GetSubject(Ctx().get(), get, &subject).error_code(), grpc::StatusCode::NOT_FOUND);
+  ASSERT_EQ(hub.Accordctl({"subject", "erase", "--expired", "--as-of", later}, &out), 0) << out;
+  EXPECT_TRUE(Contains(out, "0 children in the sharing log")) << out;
+
+  // Bad input: precise messages, exit code 2.
+  EXPECT_EQ(hub.Accordctl({"subject", "erase", "--expired", "--as-of", "next week"}, &out), 2);
+  EXPECT_TRUE(Contains(out, "--as-of: \"next week\" is not a date")) << out;
+  EXPECT_EQ(hub.Accordctl({"subject", "erase", "--expired", "--id", names[0]}, &out), 2);
+  EXPECT_EQ(hub.Accordctl({"subject", "erase", "--dry-run", "--id", names[0], "--reason", "x"}, &out), 2);
+
+  subjects.reset();
+  ASSERT_EQ(hub.Stop(SIGTERM), 0) << hub.Log();
+  EXPECT_EQ(hub.Accordctl({"audit", "verify", "--data-dir", hub.data_dir().string()}, &out), 0) << out;
+}
+
 }  // namespace
 }  // namespace accord
