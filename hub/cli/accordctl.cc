@@ -538,7 +538,8 @@ absl::Status SubjectEraseExpired(const Flags& flags, const Layout& layout) {
     expired.push_back({subject_id, last, until});
   }
   const bool dry_run = flags.Has("dry-run");
-  std::cout << last_use->size() << " children in the sharing log; " << expired.size()
+  std::cout << last_use->size() << (last_use->size() == 1 ? " child" : " children") << " in the sharing log; "
+            << expired.size()
             << (dry_run ? " would be" : " are") << " past their retention period on " << Day(now) << ".\n";
   for (const Expired& e : expired) {
     std::cout << "  " << domain::SubjectName(e.subject_id) << "  last used " << Day(e.last) << ", kept until "
