@@ -9,6 +9,10 @@
 #include <fstream>
 #include <sstream>
 
+#include <algorithm>
+#include <set>
+
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/json_util.h"
@@ -94,6 +98,34 @@ absl::StatusOr<config::v1::HubConfig> ValidateConfig(config::v1::HubConfig c, co
   if (limits->shutdown_grace_ms() == 0) limits->set_shutdown_grace_ms(10000);
 
   if (auto policy = RetentionPolicyOf(c); !policy.ok()) return policy.status();
+
+  std::set<std::string> plugin_partners;
+  for (int i = 0; i < c.plugins_size(); ++i) {
+    config::v1::Plugin* p = c.mutable_plugins(i);
+    const std::string field = absl::StrCat("plugins[", i, "]");
+    if (p->partner().empty()) return Invalid(absl::StrCat(field, ".partner"), "is required");
+    if (!plugin_partners.insert(p->partner()).second) {
+      return Invalid(absl::StrCat(field, ".partner"), absl::StrCat(p->partner(), " already has a plugin"));
+    }
+    if (absl::Status s = CheckReadableFile(p->mutable_library(), absl::StrCat(field, ".library"), base); !s.ok()) {
+      return s;
+    }
+    if (p->sha256().size() != 64 ||
+        !std::all_of(p->sha256().begin(), p->sha256().end(), [](char ch) { return absl::ascii_isxdigit(ch); })) {
+      return Invalid(absl::StrCat(field, ".sha256"), "must be the library's SHA-256 as 64 hex digits (sha256sum)");
+    }
+    p->set_sha256(absl::AsciiStrToLower(p->sha256()));
+    if (p->call_timeout_ms() == 0) p->set_call_timeout_ms(5000);
+    if (p->start_timeout_ms() == 0) p->set_start_timeout_ms(10000);
+    if (p->restart_initial_backoff_ms() == 0) p->set_restart_initial_backoff_ms(200);
+    if (p->restart_max_backoff_ms() == 0) p->set_restart_max_backoff_ms(30000);
+    if (p->restart_max_backoff_ms() < p->restart_initial_backoff_ms()) {
+      return Invalid(absl::StrCat(field, ".restart_max_backoff_ms"), "must be at least restart_initial_backoff_ms");
+    }
+  }
+  if (!c.plugin_host_binary().empty()) {
+    c.set_plugin_host_binary(Resolve(c.plugin_host_binary(), base));
+  }
 
   const std::string& format = c.logging().format();
   if (!format.empty() && format != "json" && format != "text") {

@@ -7,6 +7,7 @@
 #include "hub/domain/decision.h"
 #include "hub/domain/validation.h"
 #include "hub/log/log.h"
+#include "hub/server/decide.h"
 #include "hub/server/unary.h"
 
 namespace accord::server {
@@ -14,27 +15,6 @@ namespace {
 
 const std::initializer_list<domain::Role> kHolders = {v1::ROLE_REFERRER, v1::ROLE_PROVIDER};
 const std::initializer_list<domain::Role> kCheckers = {v1::ROLE_REFERRER, v1::ROLE_PROVIDER, v1::ROLE_DPO};
-
-// Every agreement, in id order (the decision reads them in a stable order).
-absl::StatusOr<std::vector<domain::SharingAgreement>> AllAgreements(store::Store& store) {
-  std::vector<domain::SharingAgreement> all;
-  std::string after;
-  for (;;) {
-    auto page = store.ListAgreements(after, 1000);
-    if (!page.ok()) return page.status();
-    all.insert(all.end(), page->begin(), page->end());
-    if (page->size() < 1000) return all;
-    after = page->back().id;
-  }
-}
-
-absl::StatusOr<domain::Partner> PartnerNamed(store::Store& store, const std::string& name, absl::string_view field) {
-  absl::StatusOr<std::string> id = domain::ParsePartnerName(name, field);
-  if (!id.ok()) return id.status();
-  absl::StatusOr<domain::Partner> partner = store.GetPartner(*id);
-  if (absl::IsNotFound(partner.status())) return absl::NotFoundError(absl::StrCat(field, ": no partner ", *id));
-  return partner;
-}
 
 // The sharing-log line for a change to a consent; `details` (evidence, reasons) are sealed.
 store::NewEvent ConsentEvent(v1::EventKind kind, const security::Caller& caller, const domain::Consent& c,

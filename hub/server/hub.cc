@@ -11,7 +11,11 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 
+#include "absl/synchronization/mutex.h"
+
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/util/json_util.h"
+#include "hub/plugins/adapters.h"
 #include "absl/time/clock.h"
 #include "hub/log/log.h"
 #include "hub/security/authenticator.h"
@@ -21,6 +25,7 @@
 #include "hub/server/audit_service.h"
 #include "hub/server/consent_service.h"
 #include "hub/server/partner_admin_service.h"
+#include "hub/server/record_service.h"
 #include "hub/server/subject_service.h"
 #include "hub/store/store.h"
 
@@ -38,6 +43,36 @@ std::string DialAddress(const std::string& listen, int port) {
   return absl::StrCat(host, ":", port);
 }
 
+// accord-plugin-host: as configured, or next to this program.
+std::filesystem::path PluginHostBinary(const config::v1::HubConfig& config) {
+  if (!config.plugin_host_binary().empty()) return config.plugin_host_binary();
+  std::error_code ec;
+  std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return self.parent_path() / "accord-plugin-host";
+}
+
+std::string HealthName(const std::string& partner_id) { return absl::StrCat("accord.plugins/", partner_id); }
+
+absl::StatusOr<std::vector<plugins::PluginSettings>> PluginSettingsOf(const config::v1::HubConfig& config) {
+  std::vector<plugins::PluginSettings> out;
+  for (const config::v1::Plugin& p : config.plugins()) {
+    plugins::PluginSettings s;
+    s.partner_id = p.partner();
+    s.library = p.library();
+    s.sha256 = p.sha256();
+    s.in_process = p.in_process();
+    if (!google::protobuf::util::MessageToJsonString(p.config(), &s.config_json).ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("plugins.config of ", p.partner(), ": not valid JSON"));
+    }
+    s.call_timeout = absl::Milliseconds(p.call_timeout_ms());
+    s.start_timeout = absl::Milliseconds(p.start_timeout_ms());
+    s.initial_backoff = absl::Milliseconds(p.restart_initial_backoff_ms());
+    s.max_backoff = absl::Milliseconds(p.restart_max_backoff_ms());
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
 }  // namespace
 
 struct Hub::Parts {
@@ -49,6 +84,11 @@ struct Hub::Parts {
   std::unique_ptr<SubjectService> subjects;
   std::unique_ptr<ConsentService> consents;
   std::unique_ptr<AuditService> audit;
+  // Set once the server runs: plugin state changes go to its health service.
+  absl::Mutex health_mu;
+  grpc::HealthCheckServiceInterface* health ABSL_GUARDED_BY(health_mu) = nullptr;
+  std::unique_ptr<plugins::Adapters> adapters;
+  std::unique_ptr<RecordService> records;
   std::unique_ptr<grpc::Server> server;
   int port = 0;
   bool stopped = false;
@@ -64,6 +104,8 @@ Hub::~Hub() {
   parts_->subjects.reset();
   parts_->consents.reset();
   parts_->audit.reset();
+  parts_->records.reset();
+  parts_->adapters.reset();  // stops every plugin host
   parts_->auth.reset();
   parts_->store.reset();
   log::Info("store_closed");
@@ -109,6 +151,21 @@ absl::StatusOr<std::unique_ptr<Hub>> Hub::Start(const config::v1::HubConfig& con
   parts->consents = std::make_unique<ConsentService>(*parts->store, *parts->auth, *signing_key);
   parts->audit = std::make_unique<AuditService>(*parts->store, *parts->auth, std::move(*signing_key),
                                                 static_cast<int>(config.limits().max_page_size()));
+  auto plugin_settings = PluginSettingsOf(config);
+  if (!plugin_settings.ok()) return plugin_settings.status();
+  Parts* raw = parts.get();
+  auto adapters = plugins::Adapters::Start(
+      std::move(*plugin_settings), PluginHostBinary(config), std::filesystem::path(config.data_dir()) / "plugins",
+      [raw](const std::string& partner, plugins::AdapterState state, const std::string& detail) {
+        log::Info("plugin_state", {{"partner", partner},
+                                   {"state", std::string(plugins::AdapterStateName(state))},
+                                   {"detail", detail}});
+        absl::MutexLock lock(&raw->health_mu);
+        if (raw->health) raw->health->SetServingStatus(HealthName(partner), state == plugins::AdapterState::kAvailable);
+      });
+  if (!adapters.ok()) return adapters.status();
+  parts->adapters = std::move(*adapters);
+  parts->records = std::make_unique<RecordService>(*parts->store, *parts->auth, *parts->adapters);
 
   // The handshake asks for a client certificate but leaves judging it to the Authenticator, so a
   // missing, foreign or expired certificate gets a precise status instead of a failed handshake.
@@ -127,6 +184,7 @@ absl::StatusOr<std::unique_ptr<Hub>> Hub::Start(const config::v1::HubConfig& con
   builder.RegisterService(parts->subjects.get());
   builder.RegisterService(parts->consents.get());
   builder.RegisterService(parts->audit.get());
+  builder.RegisterService(parts->records.get());
   parts->server = builder.BuildAndStart();
   if (!parts->server || parts->port == 0) {
     return absl::UnavailableError(absl::StrCat("listen_address: cannot listen on ", config.listen_address()));
@@ -134,8 +192,18 @@ absl::StatusOr<std::unique_ptr<Hub>> Hub::Start(const config::v1::HubConfig& con
   grpc::HealthCheckServiceInterface* health = parts->server->GetHealthCheckService();
   health->SetServingStatus("", true);
   for (const char* service : {v1::PartnerAdmin::service_full_name(), v1::SubjectService::service_full_name(),
-                              v1::ConsentService::service_full_name(), v1::AuditService::service_full_name()}) {
+                              v1::ConsentService::service_full_name(), v1::AuditService::service_full_name(),
+                              v1::RecordService::service_full_name()}) {
     health->SetServingStatus(service, true);
+  }
+  {
+    absl::MutexLock lock(&parts->health_mu);
+    parts->health = health;
+    for (const config::v1::Plugin& p : config.plugins()) {
+      const plugins::PartnerAdapter* adapter = parts->adapters->Find(p.partner());
+      health->SetServingStatus(HealthName(p.partner()),
+                               adapter && adapter->state() == plugins::AdapterState::kAvailable);
+    }
   }
 
   std::string dial = DialAddress(config.listen_address(), parts->port);
@@ -152,6 +220,10 @@ void Hub::Shutdown() {
   if (parts_->stopped) return;
   parts_->stopped = true;
   log::Info("hub_stopping", {{"grace_ms", parts_->config.limits().shutdown_grace_ms()}});
+  {
+    absl::MutexLock lock(&parts_->health_mu);
+    parts_->health = nullptr;  // plugin state changes no longer reach it
+  }
   if (auto* health = parts_->server->GetHealthCheckService()) health->Shutdown();
   parts_->server->Shutdown(std::chrono::system_clock::now() +
                            std::chrono::milliseconds(parts_->config.limits().shutdown_grace_ms()));

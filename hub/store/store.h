@@ -148,6 +148,8 @@ class Store {
   virtual absl::StatusOr<SubjectRecord> GetSubjectRecord(absl::string_view subject_id,
                                                          absl::string_view partner_id) = 0;
   virtual absl::StatusOr<bool> SubjectExists(absl::string_view subject_id) = 0;
+  // Every partner's record of the subject, ordered by partner id (empty when none).
+  virtual absl::StatusOr<std::vector<SubjectRecord>> ListSubjectHolders(absl::string_view subject_id) = 0;
   // ALREADY_EXISTS for the same (subject, relative, relationship) again.
   virtual absl::Status AddFamilyLink(const FamilyLink& link) = 0;
   // Links of `subject_id` whose relative `visible_to` also holds.

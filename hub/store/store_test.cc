@@ -174,6 +174,12 @@ TEST_F(SubjectStoreTest, IdentifierMatchesLinkAndKeepEachHoldersRecord) {
   EXPECT_EQ(linked->record.person.subject_id, id);
   EXPECT_EQ(store_->GetSubjectRecord(id, "school")->person.given_name, "Jo");
   EXPECT_EQ(store_->GetSubjectRecord(id, "health")->person.given_name, "Joe");
+  auto holders = store_->ListSubjectHolders(id);
+  ASSERT_TRUE(holders.ok()) << holders.status();
+  ASSERT_EQ(holders->size(), 2u);
+  EXPECT_EQ((*holders)[0].partner_id, "health");
+  EXPECT_EQ((*holders)[1].partner_id, "school");
+  EXPECT_TRUE(store_->ListSubjectHolders("0000000000000000")->empty());
 }
 
 TEST_F(SubjectStoreTest, AmbiguousWritesNothingUnlessConfirmedNew) {

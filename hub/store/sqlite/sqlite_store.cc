@@ -649,6 +649,22 @@ class SqliteStore final : public Store {
     if (!r.ok()) return r.status();
     return SelectRecord(r.conn(), subject_id, partner_id);
   }
+  absl::StatusOr<std::vector<SubjectRecord>> ListSubjectHolders(absl::string_view subject_id) override {
+    Reader r(*this);
+    if (!r.ok()) return r.status();
+    auto st = r.conn().Prepare(
+        absl::StrCat("SELECT ", kRecordColumns, " FROM subject_records WHERE subject_id = ?1 ORDER BY partner_id"));
+    if (!st.ok()) return st.status();
+    st->Bind(1, subject_id);
+    std::vector<SubjectRecord> out;
+    for (;;) {
+      auto row = st->Step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      out.push_back(ReadRecord(*st));
+    }
+    return out;
+  }
   absl::StatusOr<std::vector<FamilyLink>> ListFamilyLinks(absl::string_view subject_id,
                                                           absl::string_view visible_to) override {
     Reader r(*this);

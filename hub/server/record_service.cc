@@ -1,0 +1,145 @@
+#include "hub/server/record_service.h"
+
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "hub/domain/records.h"
+#include "hub/domain/validation.h"
+#include "hub/log/log.h"
+#include "hub/server/decide.h"
+#include "hub/server/unary.h"
+
+namespace accord::server {
+namespace {
+
+const std::initializer_list<domain::Role> kRequesters = {v1::ROLE_REFERRER, v1::ROLE_PROVIDER};
+// The longest a request waits for the holders' systems when the caller set no deadline.
+constexpr absl::Duration kDefaultDeadline = absl::Seconds(30);
+
+void SetOutcome(v1::HolderRecords& out, domain::DataCategory category, v1::CategoryStatus status,
+                std::string reason_code, std::string reason) {
+  v1::CategoryOutcome* o = out.add_outcomes();
+  o->set_data_category(category);
+  o->set_status(status);
+  o->set_reason_code(std::move(reason_code));
+  o->set_reason(std::move(reason));
+}
+
+}  // namespace
+
+RecordService::RecordService(store::Store& store, const security::Authenticator& auth,
+                             const plugins::Adapters& adapters)
+    : store_(store), auth_(auth), adapters_(adapters) {}
+
+grpc::ServerUnaryReactor* RecordService::RequestRecords(grpc::CallbackServerContext* ctx,
+                                                        const v1::RequestRecordsRequest* req,
+                                                        v1::RequestRecordsResponse* resp) {
+  return HandleUnary(ctx, auth_, kRequesters, "RequestRecords",
+                     [&](const security::Caller& caller) { return DoRequest(*ctx, caller, *req, *resp); });
+}
+
+absl::Status RecordService::DoRequest(grpc::CallbackServerContext& ctx, const security::Caller& caller,
+                                      const v1::RequestRecordsRequest& req, v1::RequestRecordsResponse& resp) {
+  absl::StatusOr<std::string> subject = domain::ParseSubjectName(req.subject(), "subject");
+  if (!subject.ok()) return subject.status();
+  if (absl::Status s = domain::ValidatePurpose(req.purpose()); !s.ok()) return s;
+  std::vector<domain::DataCategory> categories;
+  for (int c : req.data_categories()) categories.push_back(static_cast<domain::DataCategory>(c));
+  if (absl::Status s = domain::ValidateCategories(categories); !s.ok()) return s;
+  if (absl::StatusOr<store::SubjectRecord> own = store_.GetSubjectRecord(*subject, caller.partner.id); !own.ok()) {
+    if (absl::IsNotFound(own.status())) {
+      return absl::NotFoundError(absl::StrCat("subject: no subject ", *subject, " held by this partner"));
+    }
+    return own.status();
+  }
+  absl::StatusOr<std::vector<store::SubjectRecord>> holders = store_.ListSubjectHolders(*subject);
+  if (!holders.ok()) return holders.status();
+  absl::StatusOr<std::vector<domain::SharingAgreement>> agreements = AllAgreements(store_);
+  if (!agreements.ok()) return agreements.status();
+  absl::StatusOr<std::vector<domain::Consent>> consents = store_.ListConsents(*subject);
+  if (!consents.ok()) return consents.status();
+
+  const absl::Time now = absl::Now();
+  const absl::Time deadline = std::min(absl::FromChrono(ctx.deadline()), now + kDefaultDeadline);
+  const std::string rpc = absl::StrCat("RecordService/RequestRecords ", caller.partner.id, " ", absl::ToUnixMicros(now));
+  std::vector<store::NewEvent> events;
+  for (const store::SubjectRecord& holder : *holders) {
+    if (holder.partner_id == caller.partner.id) continue;
+    absl::StatusOr<domain::Partner> discloser = store_.GetPartner(holder.partner_id);
+    if (!discloser.ok()) return discloser.status();
+    domain::SharingRequest request;
+    request.discloser = *discloser;
+    request.recipient = caller.partner;
+    request.subject_id = *subject;
+    request.purpose = req.purpose();
+    request.categories = categories;
+    request.time = now;
+    const domain::Decision decision = domain::Decide(request, *agreements, *consents);
+
+    v1::HolderRecords& out = *resp.add_holders();
+    out.set_holder(domain::PartnerName(holder.partner_id));
+    std::set<domain::DataCategory> allowed;
+    for (const domain::CategoryDecision& d : decision.categories) {
+      if (d.allowed) allowed.insert(d.category);
+    }
+    // Fetch only what is allowed; a holder that cannot answer discloses nothing.
+    bool fetched = false;
+    std::string unavailable_code, unavailable_reason;
+    if (!allowed.empty()) {
+      plugins::PartnerAdapter* adapter = adapters_.Find(holder.partner_id);
+      if (adapter == nullptr) {
+        unavailable_code = "NO_PLUGIN";
+        unavailable_reason = absl::StrCat("partner ", holder.partner_id, "'s record system is not connected to the hub");
+      } else {
+        plugin::v1::FetchRecordsRequest fetch;
+        fetch.set_local_id(holder.local_id);
+        for (domain::DataCategory c : allowed) fetch.add_data_categories(c);
+        fetch.set_purpose(req.purpose());
+        fetch.set_request_id(rpc);
+        absl::StatusOr<plugin::v1::FetchRecordsResponse> got =
+            plugins::Call<plugin::v1::FetchRecordsResponse>(*adapter, plugin::v1::METHOD_FETCH_RECORDS, fetch, deadline);
+        if (got.ok()) {
+          int dropped = domain::KeepAllowedRecords(allowed, got->mutable_records());
+          if (dropped > 0) {
+            log::Warning("plugin_records_dropped", {{"partner", holder.partner_id},
+                                                 {"dropped", dropped},
+                                                 {"why", "not of an allowed category, or content not of its category"}});
+          }
+          *out.mutable_records() = std::move(*got->mutable_records());
+          fetched = true;
+        } else {
+          unavailable_code = absl::StrCat("PLUGIN_", absl::StatusCodeToString(got.status().code()));
+          unavailable_reason = std::string(got.status().message());
+          log::Warning("plugin_call_failed", {{"partner", holder.partner_id},
+                                           {"code", absl::StatusCodeToString(got.status().code())},
+                                           {"message", unavailable_reason}});
+        }
+      }
+    }
+    for (const domain::CategoryDecision& d : decision.categories) {
+      if (!d.allowed) {
+        SetOutcome(out, d.category, v1::CATEGORY_STATUS_REFUSED, std::string(domain::ReasonCodeName(d.reason.code)),
+                   d.reason.text);
+      } else if (fetched) {
+        SetOutcome(out, d.category, v1::CATEGORY_STATUS_RETURNED, std::string(domain::ReasonCodeName(d.reason.code)),
+                   d.reason.text);
+      } else {
+        SetOutcome(out, d.category, v1::CATEGORY_STATUS_UNAVAILABLE, unavailable_code, unavailable_reason);
+      }
+    }
+    for (store::NewEvent& e : DecisionEvents(request, decision, fetched, rpc)) events.push_back(std::move(e));
+  }
+  // A call the caller gave up on discloses nothing and is not logged as a disclosure.
+  if (ctx.IsCancelled()) return absl::CancelledError("the call was cancelled before the records were sent");
+  if (!events.empty()) {
+    // Durable before anything is sent (invariant 1); on failure nothing is sent.
+    if (absl::StatusOr<std::vector<uint64_t>> logged = store_.AppendEvents(std::move(events)); !logged.ok()) {
+      resp.Clear();
+      return logged.status();
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace accord::server
