@@ -183,8 +183,9 @@ class IsolatedAdapter final : public PartnerAdapter {
 
   void Supervise() {
     absl::Duration backoff = settings_.initial_backoff;
+    std::string last_failure;
     while (!Stopping()) {
-      SetState(AdapterState::kStarting, "");
+      SetState(AdapterState::kStarting, last_failure.empty() ? "" : absl::StrCat("again; last time ", last_failure));
       const absl::Time started = absl::Now();
       absl::StatusOr<pid_t> pid = Spawn();
       std::string detail;
@@ -204,6 +205,7 @@ class IsolatedAdapter final : public PartnerAdapter {
       }
       // A host that ran for a good while earns a fresh back-off.
       if (absl::Now() - started > settings_.max_backoff) backoff = settings_.initial_backoff;
+      last_failure = detail;
       SetState(AdapterState::kUnavailable, absl::StrCat(detail, "; restarting in ", absl::FormatDuration(backoff)));
       absl::MutexLock lock(&mu_);
       mu_.AwaitWithTimeout(absl::Condition(&stopping_), backoff);
