@@ -4,6 +4,7 @@
 
 #include <fstream>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "google/protobuf/util/json_util.h"
 
@@ -124,6 +125,42 @@ TEST(PluginLibraryTest, AnExceptionInsideThePluginBecomesInternal) {
   EXPECT_NE(bytes.status().message().find("the plugin threw: the MIS database connection was reset"),
             std::string::npos)
       << bytes.status();
+}
+
+TEST(PluginLibraryTest, TheTemplatePluginTakesEachReferralOnce) {
+  const std::filesystem::path plugin = ACCORD_TEMPLATE_PLUGIN;
+  auto library = PluginLibrary::Load(plugin, Sha(plugin));
+  ASSERT_TRUE(library.ok()) << library.status();
+  EXPECT_EQ(LoadedAdapter::Create(*library, R"({"inboxFolder": "/no/such/folder"})").status().code(),
+            absl::StatusCode::kInvalidArgument);
+
+  std::filesystem::path inbox = std::filesystem::temp_directory_path() / "accord-template-inbox";
+  std::filesystem::remove_all(inbox);
+  std::filesystem::create_directories(inbox);
+  auto adapter = LoadedAdapter::Create(*library, absl::StrCat(R"({"inboxFolder": ")", inbox.string(), R"("})"));
+  ASSERT_TRUE(adapter.ok()) << adapter.status();
+  EXPECT_EQ((*adapter)->description().name(), "template_folder_inbox");
+
+  plugin::v1::DeliverReferralRequest req;
+  req.mutable_referral()->set_name("referrals/r-17");
+  req.mutable_referral()->set_background("Anxious about school; mum asked for help");
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    auto bytes = (*adapter)->Call(plugin::v1::METHOD_DELIVER_REFERRAL, req.SerializeAsString());
+    ASSERT_TRUE(bytes.ok()) << bytes.status();
+    plugin::v1::DeliverReferralResponse resp;
+    ASSERT_TRUE(resp.ParseFromString(*bytes));
+    EXPECT_EQ(resp.external_id(), "r-17");
+  }
+  int files = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(inbox)) {
+    ++files;
+    EXPECT_EQ(entry.path().filename(), "r-17.json");
+  }
+  EXPECT_EQ(files, 1);
+  req.mutable_referral()->set_name("referrals/../../etc");
+  EXPECT_EQ((*adapter)->Call(plugin::v1::METHOD_DELIVER_REFERRAL, req.SerializeAsString()).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  std::filesystem::remove_all(inbox);
 }
 
 }  // namespace
