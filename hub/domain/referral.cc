@@ -415,4 +415,38 @@ absl::Status CheckRecordOutcome(ReferralState state, Sides caller) {
   return absl::OkStatus();
 }
 
+bool IsOpen(ReferralState state) {
+  switch (state) {
+    case ::accord::v1::REFERRAL_STATE_SUBMITTED:
+    case ::accord::v1::REFERRAL_STATE_DELIVERED:
+    case ::accord::v1::REFERRAL_STATE_ACCEPTED:
+    case ::accord::v1::REFERRAL_STATE_WAITLISTED:
+    case ::accord::v1::REFERRAL_STATE_ACTIVE:
+      return true;
+    default:
+      return false;
+  }
+}
+
+Referral VisibleTo(const Referral& referral, absl::string_view partner_id) {
+  Sides sides = SidesOf(referral, partner_id);
+  if (!sides.Any()) return referral;
+  Referral out = referral;
+  out.history.clear();
+  for (const StateChange& change : referral.history) {
+    if (change.withheld && change.actor_id != partner_id) continue;
+    out.history.push_back(change);
+  }
+  if (out.history.size() == referral.history.size()) return out;
+  out.state = out.history.empty() ? ::accord::v1::REFERRAL_STATE_SUBMITTED : out.history.back().state;
+  out.update_time = out.history.empty() ? out.create_time : out.history.back().time;
+  if (out.state != ::accord::v1::REFERRAL_STATE_DECLINED) out.decline.reset();
+  if (out.state != ::accord::v1::REFERRAL_STATE_CLOSED) out.closure.reset();
+  if (out.state != ::accord::v1::REFERRAL_STATE_WITHDRAWN) out.withdraw_reason.clear();
+  bool waitlisted = false;
+  for (const StateChange& change : out.history) waitlisted |= change.state == ::accord::v1::REFERRAL_STATE_WAITLISTED;
+  if (!waitlisted) out.expected_wait.reset();
+  return out;
+}
+
 }  // namespace accord::domain

@@ -72,6 +72,9 @@ struct StateChange {
   ReferralState state = ::accord::v1::REFERRAL_STATE_UNSPECIFIED;
   std::string actor_id;  // partner id
   absl::Time time;
+  // The sharing decision did not let the other party be told of this change: it sees the
+  // referral as it stood before (see VisibleTo).
+  bool withheld = false;
 };
 
 struct Referral {
@@ -87,6 +90,12 @@ struct Referral {
   std::optional<LawfulBasis> lawful_basis;  // another lawful basis; exactly one
   std::vector<DataCategory> categories;     // what the referral carries to the provider
   std::string idempotency_key;              // canonical (lower-case) UUID
+  std::string previous_id;                  // the referral this one follows on from, if any
+  ::accord::v1::ReferralLink link = ::accord::v1::REFERRAL_LINK_UNSPECIFIED;  // set with previous_id
+  // Other open referrals of the child when this one was submitted, as the provider was told of
+  // them: their services, and how many it could not be told of.
+  std::vector<std::string> concurrent_service_ids;
+  int concurrent_undisclosed = 0;
 
   ReferralState state = ::accord::v1::REFERRAL_STATE_UNSPECIFIED;
   std::optional<Decline> decline;               // set on DECLINED
@@ -195,6 +204,17 @@ absl::Status ValidateChange(const ReferralChange& change);
 // (decline, expected_wait, closure, withdraw_reason; expected_wait is kept when a waitlisted
 // referral is accepted), update_time and appends to the history. Nothing changes on error.
 absl::Status ApplyChange(Referral& referral, const ReferralChange& change, absl::Time at);
+
+// True for the states a referral is still open in: SUBMITTED, DELIVERED, ACCEPTED, WAITLISTED,
+// ACTIVE.
+bool IsOpen(ReferralState state);
+
+// The referral as `partner_id` may know it: a party sees every change it made itself and every
+// change of the other party's that was not withheld from it; the state is the last one it sees,
+// and the details (decline, closure, withdrawal reason, expected wait) of changes it does not see
+// are removed. A partner that is neither party gets the referral unchanged (callers check sides
+// first).
+Referral VisibleTo(const Referral& referral, absl::string_view partner_id);
 
 // Outcome measures may be recorded by the provider while the referral is ACTIVE or CLOSED:
 // PERMISSION_DENIED ("only the provider may record outcomes") or FAILED_PRECONDITION

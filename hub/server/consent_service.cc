@@ -7,6 +7,7 @@
 #include "hub/domain/decision.h"
 #include "hub/domain/validation.h"
 #include "hub/log/log.h"
+#include "hub/server/sharing.h"
 #include "hub/server/unary.h"
 
 namespace accord::server {
@@ -14,19 +15,6 @@ namespace {
 
 const std::initializer_list<domain::Role> kHolders = {v1::ROLE_REFERRER, v1::ROLE_PROVIDER};
 const std::initializer_list<domain::Role> kCheckers = {v1::ROLE_REFERRER, v1::ROLE_PROVIDER, v1::ROLE_DPO};
-
-// Every agreement, in id order (the decision reads them in a stable order).
-absl::StatusOr<std::vector<domain::SharingAgreement>> AllAgreements(store::Store& store) {
-  std::vector<domain::SharingAgreement> all;
-  std::string after;
-  for (;;) {
-    auto page = store.ListAgreements(after, 1000);
-    if (!page.ok()) return page.status();
-    all.insert(all.end(), page->begin(), page->end());
-    if (page->size() < 1000) return all;
-    after = page->back().id;
-  }
-}
 
 absl::StatusOr<domain::Partner> PartnerNamed(store::Store& store, const std::string& name, absl::string_view field) {
   absl::StatusOr<std::string> id = domain::ParsePartnerName(name, field);

@@ -20,6 +20,8 @@
 #include "hub/server/config.h"
 #include "hub/server/audit_service.h"
 #include "hub/server/consent_service.h"
+#include "hub/server/directory_service.h"
+#include "hub/server/referral_service.h"
 #include "hub/server/partner_admin_service.h"
 #include "hub/server/subject_service.h"
 #include "hub/store/store.h"
@@ -49,6 +51,8 @@ struct Hub::Parts {
   std::unique_ptr<SubjectService> subjects;
   std::unique_ptr<ConsentService> consents;
   std::unique_ptr<AuditService> audit;
+  std::unique_ptr<DirectoryService> directory;
+  std::unique_ptr<ReferralService> referrals;
   std::unique_ptr<grpc::Server> server;
   int port = 0;
   bool stopped = false;
@@ -64,6 +68,8 @@ Hub::~Hub() {
   parts_->subjects.reset();
   parts_->consents.reset();
   parts_->audit.reset();
+  parts_->directory.reset();
+  parts_->referrals.reset();
   parts_->auth.reset();
   parts_->store.reset();
   log::Info("store_closed");
@@ -109,6 +115,10 @@ absl::StatusOr<std::unique_ptr<Hub>> Hub::Start(const config::v1::HubConfig& con
   parts->consents = std::make_unique<ConsentService>(*parts->store, *parts->auth, *signing_key);
   parts->audit = std::make_unique<AuditService>(*parts->store, *parts->auth, std::move(*signing_key),
                                                 static_cast<int>(config.limits().max_page_size()));
+  parts->directory = std::make_unique<DirectoryService>(*parts->store, *parts->auth,
+                                                        static_cast<int>(config.limits().max_page_size()));
+  parts->referrals = std::make_unique<ReferralService>(*parts->store, *parts->auth,
+                                                       static_cast<int>(config.limits().max_page_size()));
 
   // The handshake asks for a client certificate but leaves judging it to the Authenticator, so a
   // missing, foreign or expired certificate gets a precise status instead of a failed handshake.
@@ -127,6 +137,8 @@ absl::StatusOr<std::unique_ptr<Hub>> Hub::Start(const config::v1::HubConfig& con
   builder.RegisterService(parts->subjects.get());
   builder.RegisterService(parts->consents.get());
   builder.RegisterService(parts->audit.get());
+  builder.RegisterService(parts->directory.get());
+  builder.RegisterService(parts->referrals.get());
   parts->server = builder.BuildAndStart();
   if (!parts->server || parts->port == 0) {
     return absl::UnavailableError(absl::StrCat("listen_address: cannot listen on ", config.listen_address()));
@@ -134,7 +146,8 @@ absl::StatusOr<std::unique_ptr<Hub>> Hub::Start(const config::v1::HubConfig& con
   grpc::HealthCheckServiceInterface* health = parts->server->GetHealthCheckService();
   health->SetServingStatus("", true);
   for (const char* service : {v1::PartnerAdmin::service_full_name(), v1::SubjectService::service_full_name(),
-                              v1::ConsentService::service_full_name(), v1::AuditService::service_full_name()}) {
+                              v1::ConsentService::service_full_name(), v1::AuditService::service_full_name(),
+                              v1::DirectoryService::service_full_name(), v1::ReferralService::service_full_name()}) {
     health->SetServingStatus(service, true);
   }
 
