@@ -166,6 +166,7 @@ void Hub::Shutdown() {
   parts_->stopped = true;
   log::Info("hub_stopping", {{"grace_ms", parts_->config.limits().shutdown_grace_ms()}});
   if (auto* health = parts_->server->GetHealthCheckService()) health->Shutdown();
+  parts_->referrals->Shutdown();
   parts_->server->Shutdown(std::chrono::system_clock::now() +
                            std::chrono::milliseconds(parts_->config.limits().shutdown_grace_ms()));
   parts_->server->Wait();

@@ -54,8 +54,16 @@ bool IsReferOn(v1::ReferralLink link) {
 // InboxWaiters -----------------------------------------------------------------------------------
 
 void InboxWaiters::Add(const std::string& partner_id, Waiter* waiter) {
-  absl::MutexLock lock(&mu_);
-  waiters_[partner_id].insert(waiter);
+  {
+    absl::MutexLock lock(&mu_);
+    if (!closed_) {
+      waiters_[partner_id].insert(waiter);
+      return;
+    }
+    waiter->Ref();
+  }
+  waiter->Close();
+  waiter->Unref();
 }
 
 void InboxWaiters::Remove(const std::string& partner_id, Waiter* waiter) {
@@ -66,21 +74,47 @@ void InboxWaiters::Remove(const std::string& partner_id, Waiter* waiter) {
   if (it->second.empty()) waiters_.erase(it);
 }
 
+std::vector<InboxWaiters::Waiter*> InboxWaiters::Collect(const std::vector<std::string>& partner_ids) {
+  std::vector<Waiter*> out;
+  auto take = [&](const std::set<Waiter*>& set) {
+    for (Waiter* w : set) {
+      w->Ref();
+      out.push_back(w);
+    }
+  };
+  if (partner_ids.empty()) {
+    for (const auto& [id, set] : waiters_) take(set);
+  }
+  for (const std::string& id : partner_ids) {
+    auto it = waiters_.find(id);
+    if (it != waiters_.end()) take(it->second);
+  }
+  return out;
+}
+
 void InboxWaiters::Notify(const std::vector<std::string>& partner_ids) {
+  if (partner_ids.empty()) return;
   std::vector<Waiter*> woken;
   {
     absl::MutexLock lock(&mu_);
-    for (const std::string& id : partner_ids) {
-      auto it = waiters_.find(id);
-      if (it == waiters_.end()) continue;
-      for (Waiter* w : it->second) {
-        w->Ref();
-        woken.push_back(w);
-      }
-    }
+    woken = Collect(partner_ids);
   }
   for (Waiter* w : woken) {
     w->Wake();
+    w->Unref();
+  }
+}
+
+void InboxWaiters::CloseAll() {
+  std::vector<Waiter*> closing;
+  {
+    absl::MutexLock lock(&mu_);
+    closed_ = true;
+    closing = Collect({});
+  }
+  if (!closing.empty()) log::Info("inbox_streams_closed", {{"streams", static_cast<int>(closing.size())}});
+  for (Waiter* w : closing) {
+    w->Close();
     w->Unref();
   }
 }
@@ -89,6 +123,8 @@ void InboxWaiters::Notify(const std::vector<std::string>& partner_ids) {
 
 ReferralService::ReferralService(store::Store& store, const security::Authenticator& auth, int max_page_size)
     : store_(store), auth_(auth), max_page_size_(max_page_size) {}
+
+void ReferralService::Shutdown() { waiters_.CloseAll(); }
 
 absl::StatusOr<domain::Referral> ReferralService::LoadForParty(const std::string& referral_id,
                                                                const std::string& partner_id,
@@ -205,6 +241,20 @@ absl::Status ReferralService::DoSubmit(const security::Caller& caller, const v1:
     }
     r.previous_id = *prev;
   }
+
+  // A retry of a submission already made is answered with the original, decided and logged then.
+  absl::StatusOr<domain::Referral> original = store_.FindReferralByKey(caller.partner.id, r.idempotency_key);
+  if (original.ok()) {
+    if (!domain::SameSubmission(*original, r) || original->previous_id != r.previous_id) {
+      return absl::AlreadyExistsError(
+          "referral.idempotency_key: this key was already used for a different referral; choose a new key");
+    }
+    absl::StatusOr<v1::Referral> view = View(*original, caller.partner.id);
+    if (!view.ok()) return view.status();
+    *resp.mutable_referral() = *view;
+    return absl::OkStatus();
+  }
+  if (!absl::IsNotFound(original.status())) return original.status();
 
   // 2. The caller's side.
   if (!caller.partner.HasRole(v1::ROLE_REFERRER) && !IsReferOn(r.link)) {
@@ -721,6 +771,16 @@ class ReferralService::InboxReactor final : public grpc::ServerWriteReactor<v1::
     if (refs_.fetch_sub(1) == 1) delete this;
   }
   void Wake() override { Pump(); }
+  void Close() override {
+    {
+      absl::MutexLock lock(&mu_);
+      if (finished_) return;
+      closing_ = true;
+      if (writing_) return;  // OnWriteDone finishes
+      finished_ = true;
+    }
+    Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the hub is shutting down; reconnect with your cursor"));
+  }
 
   void OnWriteDone(bool ok) override {
     {
@@ -765,6 +825,9 @@ class ReferralService::InboxReactor final : public grpc::ServerWriteReactor<v1::
       if (cancelled_) {
         finished_ = true;
         failure = absl::CancelledError("inbox stream cancelled");
+      } else if (closing_) {
+        finished_ = true;
+        failure = absl::UnavailableError("the hub is shutting down; reconnect with your cursor");
       }
       while (!finished_ && !send) {
         if (buffer_.empty()) {
@@ -809,6 +872,7 @@ class ReferralService::InboxReactor final : public grpc::ServerWriteReactor<v1::
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  bool closing_ ABSL_GUARDED_BY(mu_) = false;
   v1::WatchInboxResponse message_;
 };
 

@@ -34,20 +34,32 @@ class InboxWaiters {
     virtual void Unref() = 0;
     // Called without any InboxWaiters lock held, with a reference taken.
     virtual void Wake() = 0;
+    // Ends the stream (the hub is stopping); same calling conditions as Wake.
+    virtual void Close() = 0;
   };
   void Add(const std::string& partner_id, Waiter* waiter);
   void Remove(const std::string& partner_id, Waiter* waiter);
   void Notify(const std::vector<std::string>& partner_ids);
+  // Closes every waiting stream and refuses new ones (Add closes them at once).
+  void CloseAll();
 
  private:
+  // Every waiter of `partner_ids` (all when empty), each with a reference taken.
+  std::vector<Waiter*> Collect(const std::vector<std::string>& partner_ids) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   absl::Mutex mu_;
   std::map<std::string, std::set<Waiter*>> waiters_ ABSL_GUARDED_BY(mu_);
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 class ReferralService final : public v1::ReferralService::CallbackService {
  public:
   // Both must outlive the service.
   ReferralService(store::Store& store, const security::Authenticator& auth, int max_page_size);
+
+  // Ends every open WatchInbox stream with UNAVAILABLE, and any opened after: call before the
+  // server shuts down so it need not wait out its grace period for them.
+  void Shutdown();
 
   grpc::ServerUnaryReactor* SubmitReferral(grpc::CallbackServerContext* ctx, const v1::SubmitReferralRequest* req,
                                            v1::SubmitReferralResponse* resp) override;

@@ -236,6 +236,9 @@ class Store {
   // concurrent retries cannot both insert.
   virtual absl::StatusOr<SubmitResult> CreateReferral(domain::Referral referral,
                                                       const ReferralEffectsFor& effects) = 0;
+  // The referral `referrer_id` submitted with this (canonical) idempotency key; NOT_FOUND when none.
+  virtual absl::StatusOr<domain::Referral> FindReferralByKey(absl::string_view referrer_id,
+                                                             absl::string_view idempotency_key) = 0;
   // With its full history (withheld entries included). NOT_FOUND for no such referral.
   virtual absl::StatusOr<domain::Referral> GetReferral(absl::string_view id) = 0;
   // Up to `limit` referrals matching `filter` with id < before_id (empty: from the newest),
@@ -291,7 +294,8 @@ class Store {
   // events (for the retention sweep). Reads the whole log.
   virtual absl::StatusOr<std::map<std::string, domain::LastUse>> SubjectLastUse() = 0;
   // Erasure: destroys the subject's key (its events' details become unreadable while every proof
-  // still verifies) and deletes its person-index records, identifiers and family links; appends
+  // still verifies), deletes its person-index records, identifiers and family links, and blanks
+  // the free text of its referrals (background, decline, closure and withdrawal texts); appends
   // `event` (built with the subject's id) in the same transaction. NOT_FOUND for no such subject.
   virtual absl::Status EraseSubject(absl::string_view subject_id, NewEvent event) = 0;
 };

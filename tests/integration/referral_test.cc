@@ -3,6 +3,8 @@
 // withdrawn mid-way, retried submissions, concurrent referrals, and every refusal.
 #include <grpcpp/grpcpp.h>
 
+#include <signal.h>
+
 #include <algorithm>
 #include <thread>
 
@@ -652,6 +654,58 @@ TEST_F(ReferralTest, AProviderStepsUpAndTheNewReferralIsLinked) {
   redirect.mutable_referral()->set_link(v1::REFERRAL_LINK_REDIRECT);
   Submit(redirect, &s);
   ExpectCode(s, grpc::StatusCode::FAILED_PRECONDITION, "referral.previous_referral");
+}
+
+TEST_F(ReferralTest, AnIdleInboxStreamIsWokenByTheNextReferral) {
+  std::string consent = RecordConsent();
+  v1::Referral a = Submit(Referral("services/counselling", consent, kKey1));
+  InboxWatch watch(*counselling_, "");
+  EXPECT_EQ(watch.Next().referral().name(), a.name());  // the stream is now idle, registered
+  v1::Referral b = Submit(Referral("services/counselling", consent, kKey2));
+  v1::WatchInboxResponse woken = watch.Next();
+  EXPECT_EQ(woken.referral().name(), b.name());
+  EXPECT_EQ(woken.state(), v1::REFERRAL_STATE_SUBMITTED);
+  // The school withdraws b: the provider's stream is told.
+  v1::WithdrawReferralRequest withdraw;
+  withdraw.set_name(b.name());
+  withdraw.set_reason("Family moved out of the area");
+  Change(*school_, &v1::ReferralService::Stub::WithdrawReferral, withdraw);
+  v1::WatchInboxResponse withdrawn = watch.Next();
+  EXPECT_EQ(withdrawn.state(), v1::REFERRAL_STATE_WITHDRAWN);
+  EXPECT_EQ(withdrawn.referral().withdraw_reason(), "Family moved out of the area");
+}
+
+TEST_F(ReferralTest, BadCursorsAreRefusedAndOpenStreamsEndWhenTheHubStops) {
+  {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    v1::WatchInboxRequest req;
+    req.set_cursor("not-a-cursor");
+    auto reader = counselling_->WatchInbox(&ctx, req);
+    v1::WatchInboxResponse item;
+    EXPECT_FALSE(reader->Read(&item));
+    ExpectCode(reader->Finish(), grpc::StatusCode::INVALID_ARGUMENT, "cursor");
+  }
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+  auto reader = counselling_->WatchInbox(&ctx, v1::WatchInboxRequest());
+  // Make sure the stream is open on the hub before stopping it.
+  std::string consent = RecordConsent();
+  v1::Referral a = Submit(Referral("services/counselling", consent, kKey1));
+  v1::WatchInboxResponse item;
+  ASSERT_TRUE(reader->Read(&item));
+  EXPECT_EQ(item.referral().name(), a.name());
+  // The client waits on the stream while the hub stops: it is told to come back with its cursor.
+  grpc::Status ended;
+  std::thread client([&] {
+    while (reader->Read(&item)) {
+    }
+    ended = reader->Finish();
+  });
+  EXPECT_EQ(hub_.Stop(SIGTERM), 0);
+  client.join();
+  ExpectCode(ended, grpc::StatusCode::UNAVAILABLE);
+  EXPECT_TRUE(absl::StrContains(ended.error_message(), "cursor")) << ended.error_message();
 }
 
 }  // namespace

@@ -466,6 +466,7 @@ class SqliteStore final : public Store {
         if (!st.ok()) return st.status();
         if (absl::Status s = st->Bind(1, subject_id).Run(); !s.ok()) return s;
       }
+      if (absl::Status s = BlankReferralTexts(conn, subject_id); !s.ok()) return s;
       event.subject_id = std::string(subject_id);
       event.details.clear();
       out.push_back(std::move(event));
@@ -685,6 +686,18 @@ class SqliteStore final : public Store {
     });
     if (!status.ok()) return status;
     return result;
+  }
+
+  absl::StatusOr<domain::Referral> FindReferralByKey(absl::string_view referrer_id,
+                                                     absl::string_view idempotency_key) override {
+    Reader r(*this);
+    if (!r.ok()) return r.status();
+    auto st = r.conn().Prepare("SELECT id FROM referrals WHERE referrer_id = ?1 AND idempotency_key = ?2");
+    if (!st.ok()) return st.status();
+    auto row = st->Bind(1, referrer_id).Bind(2, idempotency_key).Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return absl::NotFoundError("no referral with this idempotency key");
+    return SelectReferral(r.conn(), st->Text(0));
   }
 
   absl::StatusOr<domain::Referral> GetReferral(absl::string_view id) override {
@@ -1087,6 +1100,34 @@ class SqliteStore final : public Store {
       if (absl::Status s = st->Run(); !s.ok()) return s;
     }
     out = std::move(e.events);
+    return absl::OkStatus();
+  }
+
+  // Erasure: the referrals' structured facts stay (services, states, times: what reports count);
+  // the free text that may identify the child goes.
+  static absl::Status BlankReferralTexts(Connection& conn, absl::string_view subject_id) {
+    auto st = conn.Prepare("SELECT id, record FROM referrals WHERE subject_id = ?1");
+    if (!st.ok()) return st.status();
+    st->Bind(1, subject_id);
+    std::vector<std::pair<std::string, std::string>> blanked;
+    for (;;) {
+      auto row = st->Step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      ::accord::v1::Referral r;
+      if (!r.ParseFromString(st->Blob(1))) return absl::DataLossError("a stored referral does not parse");
+      r.clear_background();
+      if (r.has_decline()) r.mutable_decline()->clear_text();
+      if (r.has_closure()) r.mutable_closure()->clear_text();
+      r.clear_withdraw_reason();
+      if (r.has_lawful_basis()) r.mutable_lawful_basis()->clear_justification();
+      blanked.emplace_back(st->Text(0), r.SerializeAsString());
+    }
+    for (const auto& [id, record] : blanked) {
+      auto up = conn.Prepare("UPDATE referrals SET record = ?2 WHERE id = ?1");
+      if (!up.ok()) return up.status();
+      if (absl::Status s = up->Bind(1, id).BindBlob(2, record).Run(); !s.ok()) return s;
+    }
     return absl::OkStatus();
   }
 
