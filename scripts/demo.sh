@@ -51,6 +51,10 @@ agree --from SCHOOL --to EARLY_HELP --purposes REFERRAL,MULTI_AGENCY_PLANNING \
   --categories IDENTITY,CONTACT,EDUCATION,ATTENDANCE,FAMILY_CONTEXT --until "$until" --description "Schools to Early Help"
 agree --from SCHOOL --to partners/brightside-mentoring --purposes REFERRAL \
   --categories IDENTITY,CONTACT,EDUCATION --until "$until" --description "Schools to Brightside mentoring"
+agree --from partners/brightside-mentoring --to SCHOOL --purposes REFERRAL \
+  --categories IDENTITY --until "$until" --description "Brightside tells schools what it decided"
+agree --from EARLY_HELP --to SCHOOL --purposes REFERRAL \
+  --categories IDENTITY --until "$until" --description "Early Help tells schools what it decided"
 
 step "6. Only administrators may read or change the register: the school's attempt is refused"
 if out=$("$accordctl" agreement list --bundle "$data/bundles/oakfield-primary" --address "$addr" 2>&1); then
@@ -74,12 +78,12 @@ step "8. The register as it stands"
 
 "${ACCORD_BUILD_DIR:-$here/build}/sdk/examples/accord-story" --data-dir "$data" --address "$addr"
 
-step "18. Anyone holding the hub's public key can check the family's receipt, offline"
+step "27. Anyone holding the hub's public key can check the family's receipt, offline"
 "$accordctl" consent verify-receipt "$data/receipts/jordan-consent.json" --public-key "$data/keys/signing.pub" | sed 's/^/   /'
 
-step "19. The hub shuts down gracefully (SIGTERM)"
+step "28. The hub shuts down gracefully (SIGTERM)"
 kill -TERM $hub_pid
 wait $hub_pid
 trap - EXIT
-grep -E 'event=(hub_serving|rpc_refused|sharing_agreement_created|consent_recorded|consent_withdrawn|hub_stopped|store_closed)' "$data/hub.log" | sed 's/^/   /'
+grep -E 'event=(hub_serving|rpc_refused|sharing_agreement_created|consent_recorded|consent_withdrawn|service_published|referral_submitted|referral_changed|hub_stopped|store_closed)' "$data/hub.log" | sed 's/^/   /'
 printf '\nDone. Data, bundles and the hub log are in %s\n' "$data"
