@@ -137,10 +137,28 @@ absl::StatusOr<domain::Referral> ReferralService::LoadForParty(const std::string
   return referral;
 }
 
-absl::StatusOr<v1::Referral> ReferralService::View(const domain::Referral& referral, const std::string& partner_id) {
+absl::StatusOr<v1::Referral> ReferralService::View(const domain::Referral& referral, const std::string& partner_id,
+                                                  bool delivering) {
   domain::Referral visible = domain::VisibleTo(referral, partner_id);
   domain::Sides sides = domain::SidesOf(referral, partner_id);
   if (!sides.provider) {
+    visible.concurrent_service_ids.clear();
+    visible.concurrent_undisclosed = 0;
+  }
+  // A provider sees what a referral carries only once it was delivered (the decision allowed it at
+  // that moment): before, it knows of it only that it exists.
+  bool delivered = delivering || sides.referrer;
+  for (const domain::StateChange& change : referral.history) delivered |= change.state == v1::REFERRAL_STATE_DELIVERED;
+  if (!delivered) {
+    visible.subject_id.clear();
+    visible.needs.clear();
+    visible.background.clear();
+    visible.consent_id.clear();
+    visible.lawful_basis.reset();
+    visible.categories.clear();
+    visible.previous_id.clear();
+    visible.link = v1::REFERRAL_LINK_UNSPECIFIED;
+    visible.withdraw_reason.clear();
     visible.concurrent_service_ids.clear();
     visible.concurrent_undisclosed = 0;
   }
@@ -466,6 +484,23 @@ absl::StatusOr<v1::Referral> ReferralService::DoChange(const security::Caller& c
   }
   domain::Sides sides = domain::SidesOf(*referral, caller.partner.id);
   const std::string& other = sides.provider ? referral->referrer_id : referral->provider_id;
+  // Acknowledging delivery takes the referral into the provider's own system: a delivery, decided
+  // again now on the referral's own basis.
+  std::optional<std::pair<domain::SharingRequest, domain::Decision>> delivery;
+  if (change.action == domain::ReferralAction::kAcknowledgeDelivery && other != caller.partner.id) {
+    auto decided = DecideFor(*referral, other, caller.partner.id, v1::PURPOSE_REFERRAL, referral->categories, true);
+    if (!decided.ok()) return decided.status();
+    delivery = std::move(*decided);
+    std::string request = absl::StrCat("ReferralService/", method, " ", domain::ReferralName(*id), " delivery");
+    if (!delivery->second.AllAllowed()) {
+      std::vector<store::NewEvent> refusal = {DecisionEvent(delivery->first, delivery->second, request)};
+      absl::StatusOr<std::vector<uint64_t>> logged = store_.AppendEvents(std::move(refusal));
+      if (!logged.ok()) return logged.status();
+      return absl::PermissionDeniedError(
+          absl::StrCat("name: sharing refused at delivery; the referral stays undelivered: ",
+                       RefusalText(delivery->second)));
+    }
+  }
   std::optional<std::pair<domain::SharingRequest, domain::Decision>> notice;
   if (other != caller.partner.id) {
     auto decided = DecideFor(*referral, caller.partner.id, other, v1::PURPOSE_REFERRAL, kNoticeCategories, false);
@@ -485,6 +520,11 @@ absl::StatusOr<v1::Referral> ReferralService::DoChange(const security::Caller& c
       },
       [&](const domain::Referral& r) {
         store::ReferralEffects effects;
+        if (delivery) {
+          effects.events.push_back(DecisionEvent(
+              delivery->first, delivery->second,
+              absl::StrCat("ReferralService/", method, " ", domain::ReferralName(r.id), " delivery")));
+        }
         if (notice) {
           effects.events.push_back(DecisionEvent(
               notice->first, notice->second,
@@ -722,7 +762,8 @@ absl::StatusOr<v1::WatchInboxResponse> ReferralService::Deliver(const security::
       return withhold(absl::StrCat("sharing refused at delivery: ", RefusalText(decided->second)));
     }
   }
-  absl::StatusOr<v1::Referral> view = View(*referral, me);
+  bool delivering = item.concurrent_service_id.empty() && item.state == v1::REFERRAL_STATE_SUBMITTED;
+  absl::StatusOr<v1::Referral> view = View(*referral, me, delivering);
   if (!view.ok()) return view.status();
   *out.mutable_referral() = *view;
   if (!item.concurrent_service_id.empty()) {

@@ -105,8 +105,11 @@ class ReferralService final : public v1::ReferralService::CallbackService {
   // are not told apart).
   absl::StatusOr<domain::Referral> LoadForParty(const std::string& referral_id, const std::string& partner_id,
                                                 absl::string_view field);
-  // The referral as `partner_id` sees it, with outcomes for the provider.
-  absl::StatusOr<v1::Referral> View(const domain::Referral& referral, const std::string& partner_id);
+  // The referral as `partner_id` sees it, with outcomes for the provider. A provider sees what the
+  // referral carries (subject, needs, background, basis, categories, links) only once it was
+  // delivered — acknowledged, or `delivering` now.
+  absl::StatusOr<v1::Referral> View(const domain::Referral& referral, const std::string& partner_id,
+                                    bool delivering = false);
   // Whether `discloser_id` may tell `recipient_id` about the referral's child: purpose REFERRAL,
   // `categories`, relying on the referral's own consent (or lawful basis) when `own_basis`, on
   // any of the child's consents otherwise.

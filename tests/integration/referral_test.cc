@@ -314,6 +314,11 @@ TEST_F(ReferralTest, TheWholeStoryFromSearchToClosedSupport) {
   get.set_name(second.name());
   v1::GetReferralResponse got;
   ASSERT_TRUE(mentoring_->GetReferral(Ctx().get(), get, &got).ok());
+  EXPECT_FALSE(got.referral().has_concurrent());  // not delivered yet: only that it exists
+  EXPECT_TRUE(got.referral().background().empty());
+  Acknowledge(*mentoring_, second.name());
+  ASSERT_TRUE(mentoring_->GetReferral(Ctx().get(), get, &got).ok());
+  EXPECT_FALSE(got.referral().background().empty());
   ASSERT_EQ(got.referral().concurrent().services_size(), 1);
   EXPECT_EQ(got.referral().concurrent().services(0), "services/counselling");
   EXPECT_FALSE(got.referral().concurrent().suggestion().empty());
@@ -346,7 +351,10 @@ TEST_F(ReferralTest, TheWholeStoryFromSearchToClosedSupport) {
   {
     InboxWatch watch(*school_, "");
     std::vector<v1::ReferralState> states;
-    for (int i = 0; i < 2; ++i) states.push_back(watch.Next().state());
+    for (int i = 0; i < 3; ++i) {  // mentoring's acknowledgement of the second, then the first's
+      v1::WatchInboxResponse item = watch.Next();
+      if (item.referral().name() == first.name()) states.push_back(item.state());
+    }
     EXPECT_EQ(states, (std::vector<v1::ReferralState>{v1::REFERRAL_STATE_DELIVERED, v1::REFERRAL_STATE_DECLINED}));
   }
   get.set_name(first.name());
@@ -456,12 +464,27 @@ TEST_F(ReferralTest, WithdrawnConsentBlocksTheNextDelivery) {
   EXPECT_TRUE(item.referral().background().empty());
   EXPECT_TRUE(item.referral().subject().empty());
   watch.Cut();
+  // Nor can the provider read it another way, or take it into its system.
+  v1::GetReferralRequest get;
+  get.set_name(referral.name());
+  v1::GetReferralResponse got;
+  ASSERT_TRUE(counselling_->GetReferral(Ctx().get(), get, &got).ok());
+  EXPECT_TRUE(got.referral().background().empty());
+  EXPECT_TRUE(got.referral().subject().empty());
+  EXPECT_EQ(got.referral().needs_size(), 0);
+  EXPECT_EQ(got.referral().state(), v1::REFERRAL_STATE_SUBMITTED);
+  grpc::Status ack;
+  Acknowledge(*counselling_, referral.name(), &ack);
+  ExpectCode(ack, grpc::StatusCode::PERMISSION_DENIED, "name: sharing refused at delivery");
+  ASSERT_TRUE(school_->GetReferral(Ctx().get(), get, &got).ok());
+  EXPECT_EQ(got.referral().state(), v1::REFERRAL_STATE_SUBMITTED);
+  EXPECT_FALSE(got.referral().background().empty());  // the referrer's own
   std::vector<v1::LoggedEvent> events = SubjectEvents();
   ASSERT_FALSE(events.empty());
   bool refused = false;
   for (const auto& e : events) {
     if (e.event().kind() != v1::EVENT_KIND_REFUSAL) continue;
-    refused = absl::StrContains(e.event().request(), "WatchInbox") &&
+    refused |= absl::StrContains(e.event().request(), "WatchInbox") &&
               std::find(e.event().reason_codes().begin(), e.event().reason_codes().end(), "CONSENT_WITHDRAWN") !=
                   e.event().reason_codes().end();
   }
@@ -645,6 +668,7 @@ TEST_F(ReferralTest, AProviderStepsUpAndTheNewReferralIsLinked) {
   v1::GetReferralRequest get;
   get.set_name(resp.referral().name());
   v1::GetReferralResponse got;
+  Acknowledge(*early_help_, resp.referral().name());
   ASSERT_TRUE(early_help_->GetReferral(Ctx().get(), get, &got).ok());
   ASSERT_EQ(got.referral().concurrent().services_size(), 1);
   EXPECT_EQ(got.referral().concurrent().services(0), "services/counselling");
@@ -665,6 +689,7 @@ TEST_F(ReferralTest, AnIdleInboxStreamIsWokenByTheNextReferral) {
   v1::WatchInboxResponse woken = watch.Next();
   EXPECT_EQ(woken.referral().name(), b.name());
   EXPECT_EQ(woken.state(), v1::REFERRAL_STATE_SUBMITTED);
+  Acknowledge(*counselling_, b.name());
   // The school withdraws b: the provider's stream is told.
   v1::WithdrawReferralRequest withdraw;
   withdraw.set_name(b.name());
