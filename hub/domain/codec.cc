@@ -195,6 +195,7 @@ Closure ClosureFromProto(const ::accord::v1::Closure& c) { return Closure{c.reas
   out.set_state(r.state);
   if (r.decline) *out.mutable_decline() = DeclineToProto(*r.decline);
   if (r.expected_wait) *out.mutable_expected_wait() = DurationToProto(*r.expected_wait);
+  if (r.waitlist_position) out.set_waitlist_position(*r.waitlist_position);
   if (r.closure) *out.mutable_closure() = ClosureToProto(*r.closure);
   out.set_withdraw_reason(r.withdraw_reason);
   for (const StateChange& c : r.history) {
@@ -207,6 +208,19 @@ Closure ClosureFromProto(const ::accord::v1::Closure& c) { return Closure{c.reas
   if (r.update_time != absl::Time()) *out.mutable_update_time() = TimeToProto(r.update_time);
   if (!r.previous_id.empty()) out.set_previous_referral(ReferralName(r.previous_id));
   out.set_link(r.link);
+  for (const EarlierReferral& e : r.earlier) {
+    ::accord::v1::EarlierReferral* out_e = out.add_earlier_referrals();
+    out_e->set_service(ServiceName(e.service_id));
+    out_e->set_state(e.state);
+    for (const Need& n : e.needs) {
+      ::accord::v1::Need* need = out_e->add_needs();
+      need->set_type(n.type);
+      need->set_level(n.level);
+    }
+    out_e->set_decline_reason(e.decline_reason);
+    out_e->set_closure_reason(e.closure_reason);
+    if (e.create_time != absl::Time()) *out_e->mutable_create_time() = TimeToProto(e.create_time);
+  }
   if (!r.concurrent_service_ids.empty() || r.concurrent_undisclosed > 0) {
     for (const std::string& id : r.concurrent_service_ids) out.mutable_concurrent()->add_services(ServiceName(id));
     out.mutable_concurrent()->set_undisclosed_count(r.concurrent_undisclosed);
@@ -236,6 +250,7 @@ Referral ReferralFromProto(const ::accord::v1::Referral& in) {
   r.state = in.state();
   if (in.has_decline()) r.decline = DeclineFromProto(in.decline());
   if (in.has_expected_wait()) r.expected_wait = DurationFromProto(in.expected_wait());
+  if (in.has_waitlist_position()) r.waitlist_position = in.waitlist_position();
   if (in.has_closure()) r.closure = ClosureFromProto(in.closure());
   r.withdraw_reason = in.withdraw_reason();
   for (const ::accord::v1::StateChange& c : in.history()) {
@@ -247,6 +262,16 @@ Referral ReferralFromProto(const ::accord::v1::Referral& in) {
   r.link = in.link();
   for (const std::string& name : in.concurrent().services()) r.concurrent_service_ids.push_back(IdOf(name, "services/"));
   r.concurrent_undisclosed = in.concurrent().undisclosed_count();
+  for (const ::accord::v1::EarlierReferral& e : in.earlier_referrals()) {
+    EarlierReferral earlier;
+    earlier.service_id = IdOf(e.service(), "services/");
+    earlier.state = e.state();
+    for (const ::accord::v1::Need& n : e.needs()) earlier.needs.push_back(Need{n.type(), n.level()});
+    earlier.decline_reason = e.decline_reason();
+    earlier.closure_reason = e.closure_reason();
+    if (e.has_create_time()) earlier.create_time = TimeFromProto(e.create_time());
+    r.earlier.push_back(std::move(earlier));
+  }
   return r;
 }
 

@@ -101,6 +101,27 @@ TEST(VisibleToTest, AWithheldChangeIsHiddenFromTheOtherPartyOnly) {
   EXPECT_EQ(VisibleTo(r, "school").state, ::accord::v1::REFERRAL_STATE_DECLINED);
 }
 
+TEST(CarriedHistoryTest, CarriesEarlierReferralsOnlyWithinTheNewCategories) {
+  Referral now = FullReferral();
+  Referral near = FullReferral();
+  near.categories = {::accord::v1::DATA_CATEGORY_IDENTITY};
+  Referral far = FullReferral();
+  far.categories = {::accord::v1::DATA_CATEGORY_SAFEGUARDING};
+  Referral farther = FullReferral();
+  std::vector<EarlierReferral> carried = CarriedHistory(now, {near, far, farther});
+  ASSERT_EQ(carried.size(), 1u);  // stops at the first that carries more
+  EXPECT_EQ(carried[0].service_id, "counselling");
+  EXPECT_EQ(carried[0].decline_reason, ::accord::v1::DECLINE_REASON_ABOVE_THRESHOLD);
+  Referral back = ReferralFromProto(ReferralToProto([&] {
+    Referral r = now;
+    r.earlier = carried;
+    return r;
+  }()));
+  ASSERT_EQ(back.earlier.size(), 1u);
+  EXPECT_EQ(back.earlier[0].needs, near.needs);
+  EXPECT_TRUE(CarriedHistory(now, {}).empty());
+}
+
 TEST(VisibleToTest, OpenStates) {
   EXPECT_TRUE(IsOpen(::accord::v1::REFERRAL_STATE_SUBMITTED));
   EXPECT_TRUE(IsOpen(::accord::v1::REFERRAL_STATE_ACTIVE));

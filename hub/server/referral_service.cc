@@ -144,6 +144,7 @@ absl::StatusOr<v1::Referral> ReferralService::View(const domain::Referral& refer
   if (!sides.provider) {
     visible.concurrent_service_ids.clear();
     visible.concurrent_undisclosed = 0;
+    visible.earlier.clear();
   }
   // A provider sees what a referral carries only once it was delivered (the decision allowed it at
   // that moment): before, it knows of it only that it exists.
@@ -161,6 +162,7 @@ absl::StatusOr<v1::Referral> ReferralService::View(const domain::Referral& refer
     visible.withdraw_reason.clear();
     visible.concurrent_service_ids.clear();
     visible.concurrent_undisclosed = 0;
+    visible.earlier.clear();
   }
   v1::Referral out = domain::ReferralToProto(visible);
   if (!sides.referrer) out.clear_idempotency_key();
@@ -243,6 +245,7 @@ absl::Status ReferralService::DoSubmit(const security::Caller& caller, const v1:
   incoming.withdraw_reason.clear();
   incoming.concurrent_service_ids.clear();
   incoming.concurrent_undisclosed = 0;
+  incoming.earlier.clear();
   absl::StatusOr<domain::Referral> valid = domain::ValidateNewReferral(incoming);
   if (!valid.ok()) return valid.status();
   domain::Referral r = std::move(*valid);
@@ -281,6 +284,7 @@ absl::Status ReferralService::DoSubmit(const security::Caller& caller, const v1:
         "(previous_referral with link ONWARD, STEP_UP or STEP_DOWN)");
   }
   bool holds_subject = false;
+  std::vector<domain::Referral> chain;  // previous, its previous, ...
   if (!r.previous_id.empty()) {
     absl::StatusOr<domain::Referral> prev = LoadForParty(r.previous_id, caller.partner.id, "referral.previous_referral");
     if (!prev.ok()) return prev.status();
@@ -300,6 +304,12 @@ absl::Status ReferralService::DoSubmit(const security::Caller& caller, const v1:
       return absl::PermissionDeniedError("referral.previous_referral: only its provider may refer the child on");
     }
     holds_subject = true;
+    chain.push_back(*prev);
+    while (!chain.back().previous_id.empty() && chain.size() < 10) {
+      absl::StatusOr<domain::Referral> earlier = store_.GetReferral(chain.back().previous_id);
+      if (!earlier.ok()) return earlier.status();
+      chain.push_back(std::move(*earlier));
+    }
   }
   absl::StatusOr<domain::Service> service = store_.GetService(*service_id);
   if (absl::IsNotFound(service.status())) {
@@ -367,6 +377,7 @@ absl::Status ReferralService::DoSubmit(const security::Caller& caller, const v1:
     }
   }
 
+  r.earlier = domain::CarriedHistory(r, chain);
   absl::Time now = NowMs();
   r.state = v1::REFERRAL_STATE_SUBMITTED;
   r.history = {domain::StateChange{v1::REFERRAL_STATE_SUBMITTED, caller.partner.id, now}};
@@ -609,6 +620,7 @@ grpc::ServerUnaryReactor* ReferralService::WaitlistReferral(grpc::CallbackServer
     domain::ReferralChange change;
     change.action = domain::ReferralAction::kWaitlist;
     if (req->has_expected_wait()) change.expected_wait = domain::DurationFromProto(req->expected_wait());
+    if (req->has_position()) change.waitlist_position = req->position();
     return SetReferral(DoChange(caller, req->name(), change, "WaitlistReferral"), resp);
   });
 }

@@ -377,13 +377,25 @@ TEST_F(ReferralTest, TheWholeStoryFromSearchToClosedSupport) {
     v1::WatchInboxResponse item = watch.Next();
     EXPECT_EQ(item.referral().name(), third.name());
     EXPECT_EQ(item.referral().needs(0).level(), v1::LEVEL_OF_NEED_TARGETED);
+    // It carries what happened before, as structured facts.
+    ASSERT_EQ(item.referral().earlier_referrals_size(), 1);
+    EXPECT_EQ(item.referral().earlier_referrals(0).service(), "services/counselling");
+    EXPECT_EQ(item.referral().earlier_referrals(0).state(), v1::REFERRAL_STATE_DECLINED);
+    EXPECT_EQ(item.referral().earlier_referrals(0).decline_reason(), v1::DECLINE_REASON_ABOVE_THRESHOLD);
   }
   Acknowledge(*early_help_, third.name());
+  grpc::Status s_bad;
   v1::WaitlistReferralRequest waitlist;
   waitlist.set_name(third.name());
   waitlist.mutable_expected_wait()->set_seconds(21 * 86400);
-  EXPECT_EQ(Change(*early_help_, &v1::ReferralService::Stub::WaitlistReferral, waitlist).state(),
-            v1::REFERRAL_STATE_WAITLISTED);
+  waitlist.set_position(0);
+  Change(*early_help_, &v1::ReferralService::Stub::WaitlistReferral, waitlist, &s_bad);
+  ExpectCode(s_bad, grpc::StatusCode::INVALID_ARGUMENT, "position");
+  waitlist.set_position(4);
+  v1::Referral waiting = Change(*early_help_, &v1::ReferralService::Stub::WaitlistReferral, waitlist);
+  EXPECT_EQ(waiting.state(), v1::REFERRAL_STATE_WAITLISTED);
+  EXPECT_EQ(waiting.waitlist_position(), 4);
+  EXPECT_EQ(waiting.expected_wait().seconds(), 21 * 86400);
   EXPECT_EQ(Accept(*early_help_, third.name()).state(), v1::REFERRAL_STATE_ACCEPTED);
   EXPECT_EQ(Start(*early_help_, third.name()).state(), v1::REFERRAL_STATE_ACTIVE);
   v1::RecordOutcomeRequest outcomes;
@@ -672,6 +684,8 @@ TEST_F(ReferralTest, AProviderStepsUpAndTheNewReferralIsLinked) {
   ASSERT_TRUE(early_help_->GetReferral(Ctx().get(), get, &got).ok());
   ASSERT_EQ(got.referral().concurrent().services_size(), 1);
   EXPECT_EQ(got.referral().concurrent().services(0), "services/counselling");
+  ASSERT_EQ(got.referral().earlier_referrals_size(), 1);
+  EXPECT_EQ(got.referral().earlier_referrals(0).service(), "services/counselling");
   // A redirect needs a declined referral.
   v1::SubmitReferralRequest redirect = Referral("services/early-help", consent, kKey3);
   redirect.mutable_referral()->set_previous_referral(referral.name());

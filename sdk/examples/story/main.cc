@@ -149,6 +149,13 @@ bool ReadInboxItem(grpc::ClientReader<v1::WatchInboxResponse>& reader, const std
     for (int c : r.data_categories()) cats += " " + CategoryName(c);
     Say("   from " + r.referrer() + " about " + r.subject() + ", needs:" + needs);
     Say("   carries:" + cats + " under " + r.consent() + "; background: \"" + r.background() + "\"");
+    for (const v1::EarlierReferral& e : r.earlier_referrals()) {
+      std::string earlier = "   follows on from a referral to " + e.service() + ": " + StateName(e.state());
+      if (e.decline_reason() != v1::DECLINE_REASON_UNSPECIFIED) {
+        earlier += " (" + Strip(v1::DeclineReason_Name(e.decline_reason()), 15) + ")";
+      }
+      Say(earlier);
+    }
   }
   if (item->state() == v1::REFERRAL_STATE_DECLINED && r.has_decline()) {
     Say("   reason " + Strip(v1::DeclineReason_Name(r.decline().reason()), 15) + ", redirect to " +
@@ -395,7 +402,10 @@ int main(int argc, char** argv) {
   v1::WaitlistReferralRequest waitlist;
   waitlist.set_name(second);
   waitlist.mutable_expected_wait()->set_seconds(21 * 86400);
-  Act(early_help, &v1::ReferralService::Stub::WaitlistReferral, waitlist, "WaitlistReferral");
+  waitlist.set_position(3);
+  v1::Referral waiting = Act(early_help, &v1::ReferralService::Stub::WaitlistReferral, waitlist, "WaitlistReferral");
+  Say("WAITLISTED: place " + std::to_string(waiting.waitlist_position()) + " on the list, about " +
+      std::to_string(waiting.expected_wait().seconds() / 86400) + " days; the school is told (IDENTITY only)");
   v1::AcceptReferralRequest accept;
   accept.set_name(second);
   Act(early_help, &v1::ReferralService::Stub::AcceptReferral, accept, "AcceptReferral");
