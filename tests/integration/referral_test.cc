@@ -694,6 +694,134 @@ TEST_F(ReferralTest, AProviderStepsUpAndTheNewReferralIsLinked) {
   ExpectCode(s, grpc::StatusCode::FAILED_PRECONDITION, "referral.previous_referral");
 }
 
+TEST_F(ReferralTest, ASafeguardingReferralWithoutConsentIsLoggedAsSuchAndAlertsTheDpo) {
+  v1::SubmitReferralRequest req = Referral("services/early-help", "", kKey1);
+  req.mutable_referral()->mutable_lawful_basis()->set_kind(v1::LAWFUL_BASIS_KIND_SAFEGUARDING);
+  grpc::Status s;
+  Submit(req, &s);
+  ExpectCode(s, grpc::StatusCode::INVALID_ARGUMENT, "referral.lawful_basis");  // no justification
+  req.mutable_referral()->mutable_lawful_basis()->set_justification(
+      "Disclosed violence at home; family not to be told before the strategy discussion");
+  v1::Referral referral = Submit(req);
+  EXPECT_EQ(referral.state(), v1::REFERRAL_STATE_SUBMITTED);
+  bool alerted = false;
+  for (const auto& e : SubjectEvents()) {
+    if (e.event().kind() == v1::EVENT_KIND_DISCLOSURE && absl::StrContains(e.event().request(), "SubmitReferral")) {
+      EXPECT_EQ(e.event().basis(), v1::BASIS_SAFEGUARDING);
+      alerted = e.event().dpo_alert();
+      EXPECT_TRUE(e.event().consents().empty());
+    }
+  }
+  EXPECT_TRUE(alerted);
+}
+
+TEST_F(ReferralTest, ConcurrentReferralsAreNotToldWhereConsentDoesNotAllowIt) {
+  // Consent for referral only (not multi-agency planning): neither side may be told of the other.
+  v1::RecordConsentRequest req;
+  v1::Consent* c = req.mutable_consent();
+  c->set_subject(subject_);
+  c->set_given_by(v1::CONSENT_GIVER_YOUNG_PERSON);
+  c->add_purposes(v1::PURPOSE_REFERRAL);
+  c->add_data_categories(v1::DATA_CATEGORY_IDENTITY);
+  c->add_data_categories(v1::DATA_CATEGORY_MENTAL_HEALTH);
+  c->add_recipients()->set_sector(v1::SECTOR_VOLUNTARY);
+  c->mutable_valid_until()->set_seconds(absl::ToUnixSeconds(absl::Now() + absl::Hours(24 * 30)));
+  c->set_evidence("Told her head of year she wants help, 2026-11-20");
+  v1::RecordConsentResponse recorded;
+  ASSERT_TRUE(school_consents_->RecordConsent(Ctx().get(), req, &recorded).ok());
+  Submit(Referral("services/counselling", recorded.consent().name(), kKey1));
+  v1::Referral second = Submit(Referral("services/mentoring", recorded.consent().name(), kKey2));
+  Acknowledge(*mentoring_, second.name());
+  v1::GetReferralRequest get;
+  get.set_name(second.name());
+  v1::GetReferralResponse got;
+  ASSERT_TRUE(mentoring_->GetReferral(Ctx().get(), get, &got).ok());
+  EXPECT_EQ(got.referral().concurrent().services_size(), 0);
+  EXPECT_EQ(got.referral().concurrent().undisclosed_count(), 1);
+  // Counselling's inbox holds its own referral only: no notice.
+  InboxWatch watch(*counselling_, "");
+  v1::WatchInboxResponse item = watch.Next();
+  EXPECT_EQ(item.state(), v1::REFERRAL_STATE_SUBMITTED);
+  EXPECT_FALSE(item.has_concurrent());
+  watch.Cut();
+  int refusals = 0;
+  for (const auto& e : SubjectEvents()) {
+    refusals += e.event().kind() == v1::EVENT_KIND_REFUSAL && e.event().purpose() == v1::PURPOSE_MULTI_AGENCY_PLANNING;
+  }
+  EXPECT_EQ(refusals, 2);  // one each way, logged
+}
+
+TEST_F(ReferralTest, ListsPageNewestFirstAndTheOutcomeReportNamesNoChild) {
+  std::string consent = RecordConsent();
+  std::vector<std::string> names;
+  const char* keys[] = {"6f1c2f0e-8a44-4c61-9d0b-3f2a7e51c101", "6f1c2f0e-8a44-4c61-9d0b-3f2a7e51c102",
+                        "6f1c2f0e-8a44-4c61-9d0b-3f2a7e51c103", "6f1c2f0e-8a44-4c61-9d0b-3f2a7e51c104",
+                        "6f1c2f0e-8a44-4c61-9d0b-3f2a7e51c105"};
+  for (int i = 0; i < 5; ++i) {
+    std::string name = Submit(Referral("services/early-help", consent, keys[i])).name();
+    names.push_back(name);
+    Acknowledge(*early_help_, name);
+    Accept(*early_help_, name);
+    Start(*early_help_, name);
+    v1::RecordOutcomeRequest outcomes;
+    outcomes.set_referral(name);
+    v1::OutcomeValue* start = outcomes.add_outcomes();
+    start->set_measure(v1::OUTCOME_MEASURE_SDQ_TOTAL_DIFFICULTIES);
+    start->set_timepoint(v1::OUTCOME_TIMEPOINT_START);
+    start->set_value(20 + i);
+    v1::OutcomeValue* close = outcomes.add_outcomes();
+    *close = *start;
+    close->set_timepoint(v1::OUTCOME_TIMEPOINT_CLOSE);
+    close->set_value(14 + i);
+    v1::RecordOutcomeResponse recorded;
+    grpc::Status s = early_help_->RecordOutcome(Ctx().get(), outcomes, &recorded);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+  // Two per page, newest first, across pages.
+  std::vector<std::string> listed;
+  v1::ListReferralsRequest list;
+  list.set_page_size(2);
+  for (int page = 0; page < 5; ++page) {
+    v1::ListReferralsResponse resp;
+    ASSERT_TRUE(early_help_->ListReferrals(Ctx().get(), list, &resp).ok());
+    for (const auto& r : resp.referrals()) listed.push_back(r.name());
+    if (resp.next_page_token().empty()) break;
+    list.set_page_token(resp.next_page_token());
+  }
+  EXPECT_EQ(listed, std::vector<std::string>(names.rbegin(), names.rend()));
+  list.Clear();
+  list.set_state(v1::REFERRAL_STATE_CLOSED);
+  v1::ListReferralsResponse none;
+  ASSERT_TRUE(school_->ListReferrals(Ctx().get(), list, &none).ok());
+  EXPECT_EQ(none.referrals_size(), 0);
+  list.set_page_token("garbage");
+  v1::ListReferralsResponse bad;
+  ExpectCode(school_->ListReferrals(Ctx().get(), list, &bad), grpc::StatusCode::INVALID_ARGUMENT, "page_token");
+
+  v1::GetOutcomeReportRequest req;
+  req.set_service("services/early-help");
+  v1::GetOutcomeReportResponse report;
+  ASSERT_TRUE(mentoring_->GetOutcomeReport(Ctx().get(), req, &report).ok());
+  ASSERT_EQ(report.measures_size(), 1);
+  const v1::MeasureSummary& sdq = report.measures(0);
+  EXPECT_EQ(sdq.paired_count(), 5);
+  EXPECT_FALSE(sdq.suppressed());
+  EXPECT_DOUBLE_EQ(sdq.means().mean_change(), -6);
+  EXPECT_EQ(sdq.improved_count(), 5);  // lower is better for SDQ
+  EXPECT_FALSE(sdq.higher_is_better());
+  std::string text = report.DebugString();
+  EXPECT_FALSE(absl::StrContains(text, subject_.substr(9))) << text;
+  EXPECT_FALSE(absl::StrContains(text, "referrals/")) << text;
+  EXPECT_FALSE(absl::StrContains(text, "partners/")) << text;
+  req.set_service("services/nowhere");
+  ExpectCode(mentoring_->GetOutcomeReport(Ctx().get(), req, &report), grpc::StatusCode::NOT_FOUND, "service");
+  req.set_service("services/early-help");
+  req.mutable_start_time()->set_seconds(2000);
+  req.mutable_end_time()->set_seconds(1000);
+  ExpectCode(mentoring_->GetOutcomeReport(Ctx().get(), req, &report), grpc::StatusCode::INVALID_ARGUMENT,
+             "end_time");
+}
+
 TEST_F(ReferralTest, AnIdleInboxStreamIsWokenByTheNextReferral) {
   std::string consent = RecordConsent();
   v1::Referral a = Submit(Referral("services/counselling", consent, kKey1));
