@@ -242,6 +242,7 @@ absl::Status ReferralService::DoSubmit(const security::Caller& caller, const v1:
   incoming.decline.reset();
   incoming.closure.reset();
   incoming.expected_wait.reset();
+  incoming.waitlist_position.reset();
   incoming.withdraw_reason.clear();
   incoming.concurrent_service_ids.clear();
   incoming.concurrent_undisclosed = 0;
@@ -437,9 +438,10 @@ grpc::ServerUnaryReactor* ReferralService::ListReferrals(grpc::CallbackServerCon
       case v1::REFERRAL_SIDE_PROVIDER: filter.as_referrer = false; break;
       default: return absl::InvalidArgumentError("side: unknown value");
     }
-    if (req->state() != v1::REFERRAL_STATE_UNSPECIFIED) {
-      if (!v1::ReferralState_IsValid(req->state())) return absl::InvalidArgumentError("state: unknown value");
-      filter.state = req->state();
+    // The state filter applies to the state the caller sees (a withheld change does not show), so
+    // it is applied to each view; a page may then hold fewer than page_size referrals.
+    if (req->state() != v1::REFERRAL_STATE_UNSPECIFIED && !v1::ReferralState_IsValid(req->state())) {
+      return absl::InvalidArgumentError("state: unknown value");
     }
     if (!req->service().empty()) {
       absl::StatusOr<std::string> service = domain::ParseServiceName(req->service(), "service");
@@ -458,7 +460,9 @@ grpc::ServerUnaryReactor* ReferralService::ListReferrals(grpc::CallbackServerCon
         [&](const domain::Referral& r) {
           absl::StatusOr<v1::Referral> view = View(r, caller.partner.id);
           if (view.ok()) {
-            *resp->add_referrals() = *view;
+            if (req->state() == v1::REFERRAL_STATE_UNSPECIFIED || view->state() == req->state()) {
+              *resp->add_referrals() = *view;
+            }
           } else {
             view_status = view.status();
           }

@@ -822,6 +822,51 @@ TEST_F(ReferralTest, ListsPageNewestFirstAndTheOutcomeReportNamesNoChild) {
              "end_time");
 }
 
+TEST_F(ReferralTest, AChangeTheReferrerMayNotBeToldIsWithheldFromItEverywhere) {
+  // The young person agreed to the referral, not to the provider telling the school back.
+  v1::RecordConsentRequest req;
+  v1::Consent* c = req.mutable_consent();
+  c->set_subject(subject_);
+  c->set_given_by(v1::CONSENT_GIVER_YOUNG_PERSON);
+  c->add_purposes(v1::PURPOSE_REFERRAL);
+  c->add_data_categories(v1::DATA_CATEGORY_IDENTITY);
+  c->add_data_categories(v1::DATA_CATEGORY_MENTAL_HEALTH);
+  c->add_recipients()->set_partner("partners/counselling");
+  c->mutable_valid_until()->set_seconds(absl::ToUnixSeconds(absl::Now() + absl::Hours(24 * 30)));
+  c->set_evidence("Asked the school counsellor to refer her, privately");
+  v1::RecordConsentResponse recorded;
+  ASSERT_TRUE(school_consents_->RecordConsent(Ctx().get(), req, &recorded).ok());
+  v1::Referral referral = Submit(Referral("services/counselling", recorded.consent().name(), kKey1));
+  EXPECT_EQ(Acknowledge(*counselling_, referral.name()).state(), v1::REFERRAL_STATE_DELIVERED);
+  EXPECT_EQ(Accept(*counselling_, referral.name()).state(), v1::REFERRAL_STATE_ACCEPTED);
+
+  v1::GetReferralRequest get;
+  get.set_name(referral.name());
+  v1::GetReferralResponse got;
+  ASSERT_TRUE(school_->GetReferral(Ctx().get(), get, &got).ok());
+  EXPECT_EQ(got.referral().state(), v1::REFERRAL_STATE_SUBMITTED);
+  EXPECT_EQ(got.referral().history_size(), 1);
+  v1::ListReferralsRequest list;
+  list.set_state(v1::REFERRAL_STATE_ACCEPTED);
+  v1::ListReferralsResponse listed;
+  ASSERT_TRUE(school_->ListReferrals(Ctx().get(), list, &listed).ok());
+  EXPECT_EQ(listed.referrals_size(), 0);
+  list.set_state(v1::REFERRAL_STATE_SUBMITTED);
+  ASSERT_TRUE(school_->ListReferrals(Ctx().get(), list, &listed).ok());
+  EXPECT_EQ(listed.referrals_size(), 1);
+  ASSERT_TRUE(counselling_->GetReferral(Ctx().get(), get, &got).ok());
+  EXPECT_EQ(got.referral().state(), v1::REFERRAL_STATE_ACCEPTED);
+
+  int refused_notices = 0;
+  for (const auto& e : SubjectEvents()) {
+    if (e.event().kind() == v1::EVENT_KIND_REFUSAL && e.event().recipient() == "partners/oakfield") {
+      ++refused_notices;
+      EXPECT_EQ(e.event().reason_codes(0), "NO_CONSENT");
+    }
+  }
+  EXPECT_EQ(refused_notices, 2);  // the acknowledgement and the acceptance
+}
+
 TEST_F(ReferralTest, AnIdleInboxStreamIsWokenByTheNextReferral) {
   std::string consent = RecordConsent();
   v1::Referral a = Submit(Referral("services/counselling", consent, kKey1));
