@@ -127,6 +127,26 @@ TEST_F(DirectoryTest, ProvidersPublishAndEveryoneSearchesRankedWithReasons) {
   EXPECT_EQ(got.service().service_areas(0).postcode_prefixes(0), "LS");
 }
 
+TEST_F(DirectoryTest, SearchResultsPageInRankOrder) {
+  for (int i = 0; i < 5; ++i) Publish(*counselling_, Counselling(10 * (i + 1)), "counselling-" + std::to_string(i));
+  v1::SearchServicesRequest q = Query();
+  q.set_page_size(2);
+  std::vector<std::string> names;
+  for (int page = 0; page < 5; ++page) {
+    v1::SearchServicesResponse resp = Search(q);
+    for (const auto& m : resp.matches()) names.push_back(m.service().name());
+    if (resp.next_page_token().empty()) break;
+    q.set_page_token(resp.next_page_token());
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"services/counselling-0", "services/counselling-1",
+                                             "services/counselling-2", "services/counselling-3",
+                                             "services/counselling-4"}));
+  q.set_page_token("garbage");
+  grpc::Status s;
+  Search(q, &s);
+  ExpectInvalid(s, "page_token");
+}
+
 TEST_F(DirectoryTest, AvailabilityTakesEffectForTheNextSearchAndClosedServicesAreNearMisses) {
   Publish(*counselling_, Counselling(30), "counselling");
   v1::UpdateAvailabilityRequest close;

@@ -867,6 +867,21 @@ TEST_F(ReferralTest, AChangeTheReferrerMayNotBeToldIsWithheldFromItEverywhere) {
   EXPECT_EQ(refused_notices, 2);  // the acknowledgement and the acceptance
 }
 
+TEST_F(ReferralTest, AReferralSurvivesKillNineAndARetryAfterTheRestartIsTheSameReferral) {
+  std::string consent = RecordConsent();
+  v1::SubmitReferralRequest req = Referral("services/counselling", consent, kKey1);
+  v1::Referral referral = Submit(req);
+  EXPECT_EQ(hub_.Stop(SIGKILL), 128 + SIGKILL);
+  ASSERT_TRUE(hub_.Start()) << hub_.Log();
+  school_ = v1::ReferralService::NewStub(hub_.Channel(hub_.data_dir() / "bundles/oakfield"));
+  counselling_ = v1::ReferralService::NewStub(hub_.Channel(hub_.data_dir() / "bundles/counselling"));
+  EXPECT_EQ(Submit(req).name(), referral.name());
+  EXPECT_EQ(ReferralCount(*school_), 1);
+  // The provider's inbox still holds it, from the start.
+  InboxWatch watch(*counselling_, "");
+  EXPECT_EQ(watch.Next().referral().name(), referral.name());
+}
+
 TEST_F(ReferralTest, AnIdleInboxStreamIsWokenByTheNextReferral) {
   std::string consent = RecordConsent();
   v1::Referral a = Submit(Referral("services/counselling", consent, kKey1));
