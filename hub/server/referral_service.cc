@@ -292,17 +292,26 @@ absl::Status ReferralService::DoSubmit(const security::Caller& caller, const v1:
     if (prev->subject_id != r.subject_id) {
       return absl::InvalidArgumentError("referral.subject: must be the child of the previous referral");
     }
+    // Judged on the previous referral as the caller knows it.
+    domain::ReferralState known = domain::VisibleTo(*prev, caller.partner.id).state;
     if (r.link == v1::REFERRAL_LINK_REDIRECT) {
       if (prev->referrer_id != caller.partner.id) {
         return absl::PermissionDeniedError("referral.previous_referral: only its referrer may follow a redirect");
       }
-      if (prev->state != v1::REFERRAL_STATE_DECLINED) {
+      if (known != v1::REFERRAL_STATE_DECLINED) {
         return absl::FailedPreconditionError(absl::StrCat("referral.previous_referral: referral is ",
-                                                          domain::ReferralStateName(prev->state),
+                                                          domain::ReferralStateName(known),
                                                           "; only a declined referral is redirected"));
       }
-    } else if (prev->provider_id != caller.partner.id) {
-      return absl::PermissionDeniedError("referral.previous_referral: only its provider may refer the child on");
+    } else {
+      if (prev->provider_id != caller.partner.id) {
+        return absl::PermissionDeniedError("referral.previous_referral: only its provider may refer the child on");
+      }
+      if (known == v1::REFERRAL_STATE_SUBMITTED) {
+        return absl::FailedPreconditionError(
+            "referral.previous_referral: referral is SUBMITTED; it must be delivered (acknowledged) before the "
+            "child is referred on");
+      }
     }
     holds_subject = true;
     chain.push_back(*prev);

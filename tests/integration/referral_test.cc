@@ -672,6 +672,9 @@ TEST_F(ReferralTest, AProviderStepsUpAndTheNewReferralIsLinked) {
   grpc::Status s = mentoring_->SubmitReferral(Ctx().get(), onward, &resp);
   ExpectCode(s, grpc::StatusCode::NOT_FOUND, "referral.previous_referral");  // not its referral
   s = counselling_->SubmitReferral(Ctx().get(), onward, &resp);
+  ExpectCode(s, grpc::StatusCode::FAILED_PRECONDITION, "referral.previous_referral");  // not delivered yet
+  Acknowledge(*counselling_, referral.name());
+  s = counselling_->SubmitReferral(Ctx().get(), onward, &resp);
   ASSERT_TRUE(s.ok()) << s.error_message();
   EXPECT_EQ(resp.referral().previous_referral(), referral.name());
   EXPECT_EQ(resp.referral().link(), v1::REFERRAL_LINK_STEP_UP);
