@@ -196,7 +196,7 @@ class Store {
   virtual absl::StatusOr<bool> SubjectExists(absl::string_view subject_id) = 0;
   // ALREADY_EXISTS for the same (subject, relative, relationship) again.
   virtual absl::Status AddFamilyLink(const FamilyLink& link) = 0;
-  // Links of `subject_id` whose relative `visible_to` also holds.
+  // Links of `subject_id` whose relative `visible_to` also holds, in the order they were recorded.
   virtual absl::StatusOr<std::vector<FamilyLink>> ListFamilyLinks(absl::string_view subject_id,
                                                                   absl::string_view visible_to) = 0;
 

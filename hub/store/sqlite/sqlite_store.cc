@@ -934,7 +934,7 @@ class SqliteStore final : public Store {
     auto st = r.conn().Prepare(
         "SELECT f.subject_id, f.relative_id, f.relationship, f.recorded_by, f.create_time_ms FROM family_links f "
         "JOIN subject_records h ON h.subject_id = f.relative_id AND h.partner_id = ?2 "
-        "WHERE f.subject_id = ?1 ORDER BY f.create_time_ms, f.relative_id");
+        "WHERE f.subject_id = ?1 ORDER BY f.create_time_ms, f.rowid");
     if (!st.ok()) return st.status();
     st->Bind(1, subject_id).Bind(2, visible_to);
     std::vector<FamilyLink> out;
