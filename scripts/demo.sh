@@ -51,6 +51,10 @@ agree --from SCHOOL --to EARLY_HELP --purposes REFERRAL,MULTI_AGENCY_PLANNING \
   --categories IDENTITY,CONTACT,EDUCATION,ATTENDANCE,FAMILY_CONTEXT --until "$until" --description "Schools to Early Help"
 agree --from SCHOOL --to partners/brightside-mentoring --purposes REFERRAL \
   --categories IDENTITY,CONTACT,EDUCATION --until "$until" --description "Schools to Brightside mentoring"
+agree --from partners/brightside-mentoring --to SCHOOL --purposes REFERRAL \
+  --categories IDENTITY --until "$until" --description "Brightside tells schools what it decided"
+agree --from EARLY_HELP --to SCHOOL --purposes REFERRAL \
+  --categories IDENTITY --until "$until" --description "Early Help tells schools what it decided"
 
 step "6. Only administrators may read or change the register: the school's attempt is refused"
 if out=$("$accordctl" agreement list --bundle "$data/bundles/oakfield-primary" --address "$addr" 2>&1); then
@@ -74,31 +78,31 @@ step "8. The register as it stands"
 
 "${ACCORD_BUILD_DIR:-$here/build}/sdk/examples/accord-story" --data-dir "$data" --address "$addr"
 
-step "18. Anyone holding the hub's public key can check the family's receipt, offline"
+step "27. Anyone holding the hub's public key can check the family's receipt, offline"
 "$accordctl" consent verify-receipt "$data/receipts/jordan-consent.json" --public-key "$data/keys/signing.pub" | sed 's/^/   /'
 
-step "19. The DPO keeps a signed tree head, then exports the whole sharing log"
+step "28. The DPO keeps a signed tree head, then exports the whole sharing log"
 say "The export holds every event's stored bytes and a signed tree head covering them."
 mkdir -p "$data/dpo"
 "$accordctl" audit tree-head --bundle "$data/bundles/county-dpo" --address "$addr" --out "$data/dpo/kept-head.json" | sed 's/^/   /'
 "$accordctl" audit export --bundle "$data/bundles/county-dpo" --address "$addr" --out "$data/dpo/log-export.jsonl" | sed 's/^/   /'
 
-step "20. The DPO checks the export offline, trusting only the hub's public key"
+step "29. The DPO checks the export offline, trusting only the hub's public key"
 say "Recomputes the Merkle tree, checks the signature, proves the log only grew since the kept head,"
 say "and shows the inclusion proof of Jordan's consent (event 2)."
 "$accordctl" audit verify "$data/dpo/log-export.jsonl" --public-key "$data/keys/signing.pub" \
   --tree-head "$data/dpo/kept-head.json" --event 2 | sed 's/^/   /'
 
-step "21. The hub shuts down gracefully (SIGTERM)"
+step "30. The hub shuts down gracefully (SIGTERM)"
 kill -TERM $hub_pid
 wait $hub_pid
 trap - EXIT
-grep -E 'event=(hub_serving|rpc_refused|sharing_agreement_created|consent_recorded|consent_withdrawn|hub_stopped|store_closed)' "$data/hub.log" | sed 's/^/   /'
+grep -E 'event=(hub_serving|rpc_refused|sharing_agreement_created|consent_recorded|consent_withdrawn|service_published|referral_submitted|referral_changed|hub_stopped|store_closed)' "$data/hub.log" | sed 's/^/   /'
 
-step "22. With the hub stopped, the DPO checks its database itself against the last signed head"
+step "31. With the hub stopped, the DPO checks its database itself against the last signed head"
 "$accordctl" audit verify --data-dir "$data" --tree-head "$data/dpo/kept-head.json" | sed 's/^/   /'
 
-step "23. The retention sweep: whose details would be erased eight years from now (a dry run)"
+step "32. The retention sweep: whose details would be erased eight years from now (a dry run)"
 say "hub.json's \"retention\" sets the period per data category, counted from each child's last use."
 "$accordctl" subject erase --data-dir "$data" --expired --dry-run --as-of "$(date -u -d '+8 years' +%Y-%m-%d)" | sed 's/^/   /'
 printf '\nDone. Data, bundles and the hub log are in %s\n' "$data"

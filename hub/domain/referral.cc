@@ -352,6 +352,9 @@ absl::Status ValidateChange(const ReferralChange& c) {
   if (a != ReferralAction::kWaitlist && c.expected_wait.has_value()) {
     return Invalid("expected_wait", "only a waitlisting carries one");
   }
+  if (a != ReferralAction::kWaitlist && c.waitlist_position.has_value()) {
+    return Invalid("position", "only a waitlisting carries one");
+  }
   if (a != ReferralAction::kClose && c.closure.has_value()) return Invalid("closure", "only a closure carries one");
   if (a != ReferralAction::kWithdraw && !c.withdraw_reason.empty()) {
     return Invalid("reason", "only a withdrawal carries one");
@@ -363,6 +366,9 @@ absl::Status ValidateChange(const ReferralChange& c) {
     case ReferralAction::kWaitlist:
       if (c.expected_wait.has_value() && (*c.expected_wait < absl::ZeroDuration() || *c.expected_wait > kMaxWait)) {
         return Invalid("expected_wait", "must be 0-730 days");
+      }
+      if (c.waitlist_position.has_value() && (*c.waitlist_position < 1 || *c.waitlist_position > 10000)) {
+        return Invalid("position", "must be 1-10000");
       }
       return absl::OkStatus();
     case ReferralAction::kClose:
@@ -392,6 +398,7 @@ absl::Status ApplyChange(Referral& referral, const ReferralChange& change, absl:
       break;
     case ReferralAction::kWaitlist:
       referral.expected_wait = change.expected_wait;
+      referral.waitlist_position = change.waitlist_position;
       break;
     case ReferralAction::kClose:
       referral.closure = change.closure;
@@ -413,6 +420,63 @@ absl::Status CheckRecordOutcome(ReferralState state, Sides caller) {
     return absl::FailedPreconditionError(absl::StrCat("referral is ", ReferralStateName(state), "; cannot record outcomes"));
   }
   return absl::OkStatus();
+}
+
+std::vector<EarlierReferral> CarriedHistory(const Referral& referral, const std::vector<Referral>& chain) {
+  std::vector<EarlierReferral> out;
+  for (const Referral& earlier : chain) {
+    bool covered = true;
+    for (DataCategory c : earlier.categories) {
+      covered &= std::find(referral.categories.begin(), referral.categories.end(), c) != referral.categories.end();
+    }
+    if (!covered) break;
+    EarlierReferral e;
+    e.service_id = earlier.service_id;
+    e.state = earlier.state;
+    e.needs = earlier.needs;
+    if (earlier.decline) e.decline_reason = earlier.decline->reason;
+    if (earlier.closure) e.closure_reason = earlier.closure->reason;
+    e.create_time = earlier.create_time;
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+bool IsOpen(ReferralState state) {
+  switch (state) {
+    case ::accord::v1::REFERRAL_STATE_SUBMITTED:
+    case ::accord::v1::REFERRAL_STATE_DELIVERED:
+    case ::accord::v1::REFERRAL_STATE_ACCEPTED:
+    case ::accord::v1::REFERRAL_STATE_WAITLISTED:
+    case ::accord::v1::REFERRAL_STATE_ACTIVE:
+      return true;
+    default:
+      return false;
+  }
+}
+
+Referral VisibleTo(const Referral& referral, absl::string_view partner_id) {
+  Sides sides = SidesOf(referral, partner_id);
+  if (!sides.Any()) return referral;
+  Referral out = referral;
+  out.history.clear();
+  for (const StateChange& change : referral.history) {
+    if (change.withheld && change.actor_id != partner_id) continue;
+    out.history.push_back(change);
+  }
+  if (out.history.size() == referral.history.size()) return out;
+  out.state = out.history.empty() ? ::accord::v1::REFERRAL_STATE_SUBMITTED : out.history.back().state;
+  out.update_time = out.history.empty() ? out.create_time : out.history.back().time;
+  if (out.state != ::accord::v1::REFERRAL_STATE_DECLINED) out.decline.reset();
+  if (out.state != ::accord::v1::REFERRAL_STATE_CLOSED) out.closure.reset();
+  if (out.state != ::accord::v1::REFERRAL_STATE_WITHDRAWN) out.withdraw_reason.clear();
+  bool waitlisted = false;
+  for (const StateChange& change : out.history) waitlisted |= change.state == ::accord::v1::REFERRAL_STATE_WAITLISTED;
+  if (!waitlisted) {
+    out.expected_wait.reset();
+    out.waitlist_position.reset();
+  }
+  return out;
 }
 
 }  // namespace accord::domain

@@ -72,6 +72,19 @@ struct StateChange {
   ReferralState state = ::accord::v1::REFERRAL_STATE_UNSPECIFIED;
   std::string actor_id;  // partner id
   absl::Time time;
+  // The sharing decision did not let the other party be told of this change: it sees the
+  // referral as it stood before (see VisibleTo).
+  bool withheld = false;
+};
+
+// What a linked referral carries of an earlier one: structured facts, no free text.
+struct EarlierReferral {
+  std::string service_id;
+  ReferralState state = ::accord::v1::REFERRAL_STATE_UNSPECIFIED;
+  std::vector<Need> needs;
+  DeclineReason decline_reason = ::accord::v1::DECLINE_REASON_UNSPECIFIED;
+  ClosureReason closure_reason = ::accord::v1::CLOSURE_REASON_UNSPECIFIED;
+  absl::Time create_time;
 };
 
 struct Referral {
@@ -87,10 +100,20 @@ struct Referral {
   std::optional<LawfulBasis> lawful_basis;  // another lawful basis; exactly one
   std::vector<DataCategory> categories;     // what the referral carries to the provider
   std::string idempotency_key;              // canonical (lower-case) UUID
+  std::string previous_id;                  // the referral this one follows on from, if any
+  ::accord::v1::ReferralLink link = ::accord::v1::REFERRAL_LINK_UNSPECIFIED;  // set with previous_id
+  // Other open referrals of the child when this one was submitted, as the provider was told of
+  // them: their services, and how many it could not be told of.
+  std::vector<std::string> concurrent_service_ids;
+  int concurrent_undisclosed = 0;
+  // The chain of referrals this one follows on from, nearest first, as far as consent allows
+  // (see CarriedHistory).
+  std::vector<EarlierReferral> earlier;
 
   ReferralState state = ::accord::v1::REFERRAL_STATE_UNSPECIFIED;
   std::optional<Decline> decline;               // set on DECLINED
   std::optional<absl::Duration> expected_wait;  // set on WAITLISTED when the provider said
+  std::optional<int> waitlist_position;         // set on WAITLISTED when the provider said
   std::optional<Closure> closure;               // set on CLOSED
   std::string withdraw_reason;                  // set on WITHDRAWN
   std::vector<StateChange> history;             // oldest first, from SUBMITTED
@@ -177,6 +200,7 @@ struct ReferralChange {
   std::string actor_id;                         // the calling partner
   std::optional<Decline> decline;               // kDecline: required
   std::optional<absl::Duration> expected_wait;  // kWaitlist: optional, 0-730 days
+  std::optional<int> waitlist_position;         // kWaitlist: optional, 1-10000 (1: next)
   std::optional<Closure> closure;               // kClose: required
   std::string withdraw_reason;                  // kWithdraw: required, 1-1000 characters
 };
@@ -184,7 +208,7 @@ struct ReferralChange {
 // The change's own details, with paths as the RPCs name them:
 //   "decline: is required" / "decline.reason: a reason is required" / "decline.text: required
 //   when the reason is OTHER" / "decline.redirect_service: ..." / "decline.redirect_sector: ...";
-//   "expected_wait: must be 0-730 days"; "closure.reason: ..." / "closure.text: ...";
+//   "expected_wait: must be 0-730 days"; "position: must be 1-10000"; "closure.reason: ..." / "closure.text: ...";
 //   "reason: ..." (withdrawal). Details that do not belong to the action are refused
 //   ("decline: only a decline carries one").
 absl::Status ValidateChange(const ReferralChange& change);
@@ -192,9 +216,26 @@ absl::Status ValidateChange(const ReferralChange& change);
 // Applies `change` to `referral` at `at`: checks, in order, ValidateChange, a redirect to the
 // declining service itself ("decline.redirect_service: must be another service"), the caller's
 // sides (SidesOf the actor) and the state (CheckTransition); then sets the new state, its details
-// (decline, expected_wait, closure, withdraw_reason; expected_wait is kept when a waitlisted
-// referral is accepted), update_time and appends to the history. Nothing changes on error.
+// (decline, expected_wait and waitlist_position, closure, withdraw_reason; the waiting-list
+// details are kept when a waitlisted referral is accepted), update_time and appends to the history. Nothing changes on error.
 absl::Status ApplyChange(Referral& referral, const ReferralChange& change, absl::Time at);
+
+// What `referral` (being submitted) may carry of `chain` (its previous referral, that one's
+// previous, ...; nearest first): the leading referrals whose data categories are all among those
+// `referral` carries — the decision allowed exactly those to the new provider — stopping at the
+// first that carries more. Structured facts only (EarlierReferral).
+std::vector<EarlierReferral> CarriedHistory(const Referral& referral, const std::vector<Referral>& chain);
+
+// True for the states a referral is still open in: SUBMITTED, DELIVERED, ACCEPTED, WAITLISTED,
+// ACTIVE.
+bool IsOpen(ReferralState state);
+
+// The referral as `partner_id` may know it: a party sees every change it made itself and every
+// change of the other party's that was not withheld from it; the state is the last one it sees,
+// and the details (decline, closure, withdrawal reason, expected wait) of changes it does not see
+// are removed. A partner that is neither party gets the referral unchanged (callers check sides
+// first).
+Referral VisibleTo(const Referral& referral, absl::string_view partner_id);
 
 // Outcome measures may be recorded by the provider while the referral is ACTIVE or CLOSED:
 // PERMISSION_DENIED ("only the provider may record outcomes") or FAILED_PRECONDITION

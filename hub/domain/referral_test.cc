@@ -387,6 +387,23 @@ TEST(Waitlist, ExpectedWaitIsBounded) {
   EXPECT_TRUE(ApplyChange(r, c, kT0).ok());
 }
 
+TEST(Waitlist, PositionIsBoundedAndKeptOnAcceptance) {
+  Referral r = Delivered();
+  ReferralChange c = ChangeFor(A::kWaitlist, "mind-leeds");
+  c.waitlist_position = 0;
+  ExpectInvalid(ApplyChange(r, c, kT0), "position");
+  c.waitlist_position = 10001;
+  ExpectInvalid(ApplyChange(r, c, kT0), "position");
+  c.waitlist_position = 3;
+  ASSERT_TRUE(ApplyChange(r, c, kT0).ok());
+  EXPECT_EQ(r.waitlist_position, 3);
+  ASSERT_TRUE(ApplyChange(r, ChangeFor(A::kAccept, "mind-leeds"), kT0).ok());
+  EXPECT_EQ(r.waitlist_position, 3);
+  ReferralChange ack = ChangeFor(A::kAcknowledgeDelivery, "mind-leeds");
+  ack.waitlist_position = 1;
+  ExpectInvalid(ValidateChange(ack), "position");
+}
+
 TEST(ChangeDetails, DetailsOfAnotherActionAreRefused) {
   ReferralChange accept = ChangeFor(A::kAccept, "mind-leeds");
   accept.decline = Decline{::accord::v1::DECLINE_REASON_NO_CAPACITY, "", "", {}};

@@ -7,7 +7,7 @@
 #include "hub/domain/decision.h"
 #include "hub/domain/validation.h"
 #include "hub/log/log.h"
-#include "hub/server/decide.h"
+#include "hub/server/sharing.h"
 #include "hub/server/unary.h"
 
 namespace accord::server {

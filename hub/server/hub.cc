@@ -24,6 +24,8 @@
 #include "hub/server/config.h"
 #include "hub/server/audit_service.h"
 #include "hub/server/consent_service.h"
+#include "hub/server/directory_service.h"
+#include "hub/server/referral_service.h"
 #include "hub/server/partner_admin_service.h"
 #include "hub/server/record_service.h"
 #include "hub/server/subject_service.h"
@@ -89,6 +91,8 @@ struct Hub::Parts {
   grpc::HealthCheckServiceInterface* health ABSL_GUARDED_BY(health_mu) = nullptr;
   std::unique_ptr<plugins::Adapters> adapters;
   std::unique_ptr<RecordService> records;
+  std::unique_ptr<DirectoryService> directory;
+  std::unique_ptr<ReferralService> referrals;
   std::unique_ptr<grpc::Server> server;
   int port = 0;
   bool stopped = false;
@@ -106,6 +110,8 @@ Hub::~Hub() {
   parts_->audit.reset();
   parts_->records.reset();
   parts_->adapters.reset();  // stops every plugin host
+  parts_->directory.reset();
+  parts_->referrals.reset();
   parts_->auth.reset();
   parts_->store.reset();
   log::Info("store_closed");
@@ -166,6 +172,10 @@ absl::StatusOr<std::unique_ptr<Hub>> Hub::Start(const config::v1::HubConfig& con
   if (!adapters.ok()) return adapters.status();
   parts->adapters = std::move(*adapters);
   parts->records = std::make_unique<RecordService>(*parts->store, *parts->auth, *parts->adapters);
+  parts->directory = std::make_unique<DirectoryService>(*parts->store, *parts->auth,
+                                                        static_cast<int>(config.limits().max_page_size()));
+  parts->referrals = std::make_unique<ReferralService>(*parts->store, *parts->auth,
+                                                       static_cast<int>(config.limits().max_page_size()));
 
   // The handshake asks for a client certificate but leaves judging it to the Authenticator, so a
   // missing, foreign or expired certificate gets a precise status instead of a failed handshake.
@@ -185,6 +195,8 @@ absl::StatusOr<std::unique_ptr<Hub>> Hub::Start(const config::v1::HubConfig& con
   builder.RegisterService(parts->consents.get());
   builder.RegisterService(parts->audit.get());
   builder.RegisterService(parts->records.get());
+  builder.RegisterService(parts->directory.get());
+  builder.RegisterService(parts->referrals.get());
   parts->server = builder.BuildAndStart();
   if (!parts->server || parts->port == 0) {
     return absl::UnavailableError(absl::StrCat("listen_address: cannot listen on ", config.listen_address()));
@@ -193,7 +205,8 @@ absl::StatusOr<std::unique_ptr<Hub>> Hub::Start(const config::v1::HubConfig& con
   health->SetServingStatus("", true);
   for (const char* service : {v1::PartnerAdmin::service_full_name(), v1::SubjectService::service_full_name(),
                               v1::ConsentService::service_full_name(), v1::AuditService::service_full_name(),
-                              v1::RecordService::service_full_name()}) {
+                              v1::RecordService::service_full_name(), v1::DirectoryService::service_full_name(),
+                              v1::ReferralService::service_full_name()}) {
     health->SetServingStatus(service, true);
   }
   {
@@ -225,6 +238,7 @@ void Hub::Shutdown() {
     parts_->health = nullptr;  // plugin state changes no longer reach it
   }
   if (auto* health = parts_->server->GetHealthCheckService()) health->Shutdown();
+  parts_->referrals->Shutdown();
   parts_->server->Shutdown(std::chrono::system_clock::now() +
                            std::chrono::milliseconds(parts_->config.limits().shutdown_grace_ms()));
   parts_->server->Wait();

@@ -7,7 +7,7 @@
 #include "hub/domain/records.h"
 #include "hub/domain/validation.h"
 #include "hub/log/log.h"
-#include "hub/server/decide.h"
+#include "hub/server/sharing.h"
 #include "hub/server/unary.h"
 
 namespace accord::server {
@@ -128,7 +128,7 @@ absl::Status RecordService::DoRequest(grpc::CallbackServerContext& ctx, const se
         SetOutcome(out, d.category, v1::CATEGORY_STATUS_UNAVAILABLE, unavailable_code, unavailable_reason);
       }
     }
-    for (store::NewEvent& e : DecisionEvents(request, decision, fetched, rpc)) events.push_back(std::move(e));
+    for (store::NewEvent& e : PartialDecisionEvents(request, decision, fetched, rpc)) events.push_back(std::move(e));
   }
   // A call the caller gave up on discloses nothing and is not logged as a disclosure.
   if (ctx.IsCancelled()) return absl::CancelledError("the call was cancelled before the records were sent");

@@ -27,6 +27,9 @@
 #include "hub/audit/merkle.h"
 #include "hub/audit/tree_head.h"
 #include "hub/domain/consent.h"
+#include "hub/domain/directory.h"
+#include "hub/domain/outcomes.h"
+#include "hub/domain/referral.h"
 #include "hub/domain/matching.h"
 #include "hub/domain/retention.h"
 #include "hub/domain/types.h"
@@ -94,6 +97,49 @@ struct EventFilter {
   absl::Time end = absl::InfiniteFuture();
 };
 
+// What a referral write does besides the change itself: the sharing events recording it and the
+// inbox items it adds (each with the named referral's state at commit and the commit time).
+struct InboxNotice {
+  std::string partner_id;
+  std::string referral_id;            // empty: the referral written
+  std::string concurrent_service_id;  // set: a concurrent-referral notice about this service
+};
+struct ReferralEffects {
+  std::vector<NewEvent> events;
+  std::vector<InboxNotice> notify;
+};
+using ReferralEffectsFor = std::function<ReferralEffects(const domain::Referral&)>;
+
+struct SubmitResult {
+  domain::Referral referral;
+  bool created = false;  // false: the idempotency key was seen before and this is the original
+};
+
+// One item of a partner's inbox, in the order they were written. `sequence` is the cursor.
+struct InboxItem {
+  int64_t sequence = 0;
+  std::string partner_id;
+  std::string referral_id;
+  domain::ReferralState state = ::accord::v1::REFERRAL_STATE_UNSPECIFIED;
+  absl::Time time;
+  std::string concurrent_service_id;  // set on a concurrent-referral notice
+};
+
+// Which referrals to list; empty / unspecified fields do not filter.
+struct ReferralFilter {
+  std::string party_id;          // referrals this partner is a party of
+  bool as_referrer = true;       // with party_id: count its referrals as referrer ...
+  bool as_provider = true;       // ... and as provider
+  domain::ReferralState state = ::accord::v1::REFERRAL_STATE_UNSPECIFIED;
+  std::string service_id;
+  std::string subject_id;
+};
+
+struct RecordedOutcome {
+  domain::OutcomeValue value;
+  absl::Time record_time;
+};
+
 // Scores candidate records against the incoming demographics (domain::MatchDemographics).
 using MatchFn = std::function<domain::MatchResult(absl::Span<const domain::PersonRecord>)>;
 
@@ -152,7 +198,7 @@ class Store {
   virtual absl::StatusOr<std::vector<SubjectRecord>> ListSubjectHolders(absl::string_view subject_id) = 0;
   // ALREADY_EXISTS for the same (subject, relative, relationship) again.
   virtual absl::Status AddFamilyLink(const FamilyLink& link) = 0;
-  // Links of `subject_id` whose relative `visible_to` also holds.
+  // Links of `subject_id` whose relative `visible_to` also holds, in the order they were recorded.
   virtual absl::StatusOr<std::vector<FamilyLink>> ListFamilyLinks(absl::string_view subject_id,
                                                                   absl::string_view visible_to) = 0;
 
@@ -168,6 +214,62 @@ class Store {
   virtual absl::StatusOr<domain::Consent> UpdateConsent(
       absl::string_view id, const std::function<absl::Status(domain::Consent&)>& change,
       const EventsFor<domain::Consent>& events) = 0;
+
+  // The directory -------------------------------------------------------------------------------
+  // Publishes `service` (already validated) for `service.provider_id`. An empty id is generated. A
+  // service with this id of the same provider is replaced, keeping its create time and — unless
+  // `availability_given` — its availability; one of another provider is ALREADY_EXISTS
+  // ("service_id: ..."). Returns the stored service.
+  virtual absl::StatusOr<domain::Service> PublishService(domain::Service service, bool availability_given) = 0;
+  virtual absl::StatusOr<domain::Service> GetService(absl::string_view id) = 0;
+  // Every published service, ordered by id (the directory is small enough to judge in memory).
+  virtual absl::StatusOr<std::vector<domain::Service>> ListServices() = 0;
+  // Sets the availability of a service of `provider_id`: NOT_FOUND ("name: no service ..."),
+  // PERMISSION_DENIED when another provider published it.
+  virtual absl::StatusOr<domain::Service> UpdateAvailability(absl::string_view id, absl::string_view provider_id,
+                                                             domain::Availability availability) = 0;
+
+  // Referrals ---------------------------------------------------------------------------------
+  // In one write transaction: when `referral.referrer_id` already submitted one with the same
+  // idempotency key, returns it (created = false) and writes nothing — ALREADY_EXISTS
+  // ("referral.idempotency_key: ...") when it asked for something else (domain::SameSubmission).
+  // Otherwise assigns the id (time-ordered), stores the referral with its first history entry,
+  // the effects' events and inbox items. The key is UNIQUE per referrer in the schema, so
+  // concurrent retries cannot both insert.
+  virtual absl::StatusOr<SubmitResult> CreateReferral(domain::Referral referral,
+                                                      const ReferralEffectsFor& effects) = 0;
+  // The referral `referrer_id` submitted with this (canonical) idempotency key; NOT_FOUND when none.
+  virtual absl::StatusOr<domain::Referral> FindReferralByKey(absl::string_view referrer_id,
+                                                             absl::string_view idempotency_key) = 0;
+  // With its full history (withheld entries included). NOT_FOUND for no such referral.
+  virtual absl::StatusOr<domain::Referral> GetReferral(absl::string_view id) = 0;
+  // Up to `limit` referrals matching `filter` with id < before_id (empty: from the newest),
+  // newest first.
+  virtual absl::StatusOr<std::vector<domain::Referral>> ListReferrals(const ReferralFilter& filter,
+                                                                      absl::string_view before_id, int limit) = 0;
+  // Loads the referral, applies `change`, stores it and the history entries it appended, the
+  // effects' events and inbox items, in one write transaction; nothing is written when `change`
+  // fails (its status is returned).
+  virtual absl::StatusOr<domain::Referral> UpdateReferral(
+      absl::string_view id, const std::function<absl::Status(domain::Referral&)>& change,
+      const ReferralEffectsFor& effects) = 0;
+  // Up to `limit` inbox items of `partner_id` with sequence > after, in order.
+  virtual absl::StatusOr<std::vector<InboxItem>> ReadInbox(absl::string_view partner_id, int64_t after,
+                                                           int limit) = 0;
+
+  // Outcomes ------------------------------------------------------------------------------------
+  // In one write transaction: loads the referral, runs `check` on it (its status is returned and
+  // nothing written when it fails), stores each value (replacing one of the same measure and
+  // timepoint) and `events`. Returns every outcome of the referral.
+  virtual absl::StatusOr<std::vector<RecordedOutcome>> RecordOutcomes(
+      absl::string_view referral_id, const std::function<absl::Status(const domain::Referral&)>& check,
+      const std::vector<domain::OutcomeValue>& values, const EventsFor<domain::Referral>& events) = 0;
+  // Every outcome of the referral, by measure then timepoint.
+  virtual absl::StatusOr<std::vector<RecordedOutcome>> ListOutcomes(absl::string_view referral_id) = 0;
+  // One pair per (referral, measure) of the service's referrals, anonymous (domain::OutcomePair);
+  // with a window, only referrals closed within [start, end).
+  virtual absl::StatusOr<std::vector<domain::OutcomePair>> OutcomePairs(absl::string_view service_id,
+                                                                        absl::Time start, absl::Time end) = 0;
 
   // The sharing log ---------------------------------------------------------------------------
   // Every write above goes through one writer that commits many callers' changes in one durable
@@ -194,7 +296,8 @@ class Store {
   // events (for the retention sweep). Reads the whole log.
   virtual absl::StatusOr<std::map<std::string, domain::LastUse>> SubjectLastUse() = 0;
   // Erasure: destroys the subject's key (its events' details become unreadable while every proof
-  // still verifies) and deletes its person-index records, identifiers and family links; appends
+  // still verifies), deletes its person-index records, identifiers and family links, and blanks
+  // the free text of its referrals (background, decline, closure and withdrawal texts); appends
   // `event` (built with the subject's id) in the same transaction. NOT_FOUND for no such subject.
   virtual absl::Status EraseSubject(absl::string_view subject_id, NewEvent event) = 0;
 };

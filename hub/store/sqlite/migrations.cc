@@ -9,7 +9,7 @@ namespace accord::store::sqlite {
 namespace {
 
 // Append only: a released migration is never edited.
-constexpr std::array<absl::string_view, 3> kMigrations = {
+constexpr std::array<absl::string_view, 4> kMigrations = {
     // 1: partners, their certificates, sharing agreements. Times are Unix milliseconds;
     // enum lists are comma-separated numbers of the accord.v1 enums.
     R"sql(
@@ -142,6 +142,72 @@ CREATE TABLE log_tree_heads (
 CREATE TABLE subject_keys (
   subject_id  TEXT PRIMARY KEY,
   key         BLOB
+) STRICT;
+)sql",
+    // 4: the directory and referrals. `record` columns hold the serialized accord.v1 message
+    // (services: the whole Service; referrals: the Referral without its history, which is in
+    // referral_history); the other columns repeat fields for queries and constraints. Each
+    // referrer's idempotency keys are unique, so concurrent retries cannot create two referrals.
+    // deliveries is every partner's inbox: its seq is the cursor a WatchInbox client resumes from;
+    // concurrent_service_id is set on a notice that another service received a referral of the child.
+    R"sql(
+CREATE TABLE services (
+  id              TEXT PRIMARY KEY,
+  provider_id     TEXT NOT NULL REFERENCES partners(id),
+  accepting       INTEGER NOT NULL,
+  record          BLOB NOT NULL,
+  create_time_ms  INTEGER NOT NULL,
+  update_time_ms  INTEGER NOT NULL
+) STRICT;
+CREATE INDEX services_by_provider ON services(provider_id);
+
+CREATE TABLE referrals (
+  id               TEXT PRIMARY KEY,
+  service_id       TEXT NOT NULL REFERENCES services(id),
+  referrer_id      TEXT NOT NULL REFERENCES partners(id),
+  provider_id      TEXT NOT NULL REFERENCES partners(id),
+  subject_id       TEXT NOT NULL REFERENCES subjects(id),
+  state            INTEGER NOT NULL,
+  idempotency_key  TEXT NOT NULL,
+  previous_id      TEXT REFERENCES referrals(id),
+  record           BLOB NOT NULL,
+  create_time_ms   INTEGER NOT NULL,
+  update_time_ms   INTEGER NOT NULL,
+  close_time_ms    INTEGER,
+  UNIQUE (referrer_id, idempotency_key)
+) STRICT;
+CREATE INDEX referrals_by_referrer ON referrals(referrer_id, id);
+CREATE INDEX referrals_by_provider ON referrals(provider_id, id);
+CREATE INDEX referrals_by_subject ON referrals(subject_id, id);
+CREATE INDEX referrals_by_service ON referrals(service_id, id);
+
+CREATE TABLE referral_history (
+  referral_id  TEXT NOT NULL REFERENCES referrals(id),
+  idx          INTEGER NOT NULL,
+  state        INTEGER NOT NULL,
+  actor_id     TEXT NOT NULL REFERENCES partners(id),
+  time_ms      INTEGER NOT NULL,
+  withheld     INTEGER NOT NULL,
+  PRIMARY KEY (referral_id, idx)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE deliveries (
+  seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+  partner_id   TEXT NOT NULL REFERENCES partners(id),
+  referral_id  TEXT NOT NULL REFERENCES referrals(id),
+  state        INTEGER NOT NULL,
+  time_ms      INTEGER NOT NULL,
+  concurrent_service_id TEXT NOT NULL
+) STRICT;
+CREATE INDEX deliveries_by_partner ON deliveries(partner_id, seq);
+
+CREATE TABLE outcomes (
+  referral_id     TEXT NOT NULL REFERENCES referrals(id),
+  measure         INTEGER NOT NULL,
+  timepoint       INTEGER NOT NULL,
+  record          BLOB NOT NULL,
+  record_time_ms  INTEGER NOT NULL,
+  PRIMARY KEY (referral_id, measure, timepoint)
 ) STRICT;
 )sql",
 };

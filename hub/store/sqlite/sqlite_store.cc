@@ -5,6 +5,9 @@
 #include <openssl/rand.h>
 
 #include <deque>
+#include <limits>
+#include <map>
+#include <optional>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -19,6 +22,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "hub/audit/seal.h"
+#include "hub/domain/codec.h"
 #include "hub/store/sqlite/db.h"
 #include "hub/store/sqlite/migrations.h"
 #include "hub/store/store.h"
@@ -463,6 +467,7 @@ class SqliteStore final : public Store {
         if (!st.ok()) return st.status();
         if (absl::Status s = st->Bind(1, subject_id).Run(); !s.ok()) return s;
       }
+      if (absl::Status s = BlankReferralTexts(conn, subject_id); !s.ok()) return s;
       event.subject_id = std::string(subject_id);
       event.details.clear();
       out.push_back(std::move(event));
@@ -580,6 +585,280 @@ class SqliteStore final : public Store {
     return result;
   }
 
+  // The directory ------------------------------------------------------------------------------
+
+  absl::StatusOr<domain::Service> PublishService(domain::Service service, bool availability_given) override {
+    absl::Status status = RunWrite([&](Connection& conn, std::vector<NewEvent>&) -> absl::Status {
+      absl::Time now = absl::FromUnixMillis(absl::ToUnixMillis(absl::Now()));
+      if (service.id.empty()) {
+        service.id = RandomId();
+        if (service.id.empty()) return absl::InternalError("no randomness for a service id");
+      }
+      absl::StatusOr<domain::Service> existing = SelectService(conn, service.id);
+      if (!existing.ok() && !absl::IsNotFound(existing.status())) return existing.status();
+      service.create_time = now;
+      if (existing.ok()) {
+        if (existing->provider_id != service.provider_id) {
+          return absl::AlreadyExistsError(absl::StrCat("service_id: service ", service.id,
+                                                       " was published by another provider"));
+        }
+        service.create_time = existing->create_time;
+        if (!availability_given) service.availability = existing->availability;
+      }
+      if (availability_given || !existing.ok()) service.availability.update_time = now;
+      service.update_time = now;
+      return WriteService(conn, service);
+    });
+    if (!status.ok()) return status;
+    return service;
+  }
+
+  absl::StatusOr<domain::Service> GetService(absl::string_view id) override {
+    Reader r(*this);
+    if (!r.ok()) return r.status();
+    return SelectService(r.conn(), id);
+  }
+
+  absl::StatusOr<std::vector<domain::Service>> ListServices() override {
+    Reader r(*this);
+    if (!r.ok()) return r.status();
+    auto st = r.conn().Prepare("SELECT record FROM services ORDER BY id");
+    if (!st.ok()) return st.status();
+    std::vector<domain::Service> out;
+    for (;;) {
+      auto row = st->Step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      absl::StatusOr<domain::Service> s = DecodeService(st->Blob(0));
+      if (!s.ok()) return s.status();
+      out.push_back(std::move(*s));
+    }
+    return out;
+  }
+
+  absl::StatusOr<domain::Service> UpdateAvailability(absl::string_view id, absl::string_view provider_id,
+                                                     domain::Availability availability) override {
+    domain::Service service;
+    absl::Status status = RunWrite([&](Connection& conn, std::vector<NewEvent>&) -> absl::Status {
+      absl::StatusOr<domain::Service> found = SelectService(conn, id);
+      if (absl::IsNotFound(found.status())) return absl::NotFoundError(absl::StrCat("name: no service ", id));
+      if (!found.ok()) return found.status();
+      if (found->provider_id != provider_id) {
+        return absl::PermissionDeniedError(
+            absl::StrCat("name: service ", id, " was published by another provider; only it may change it"));
+      }
+      service = *found;
+      absl::Time now = absl::FromUnixMillis(absl::ToUnixMillis(absl::Now()));
+      service.availability = availability;
+      service.availability.update_time = now;
+      service.update_time = now;
+      return WriteService(conn, service);
+    });
+    if (!status.ok()) return status;
+    return service;
+  }
+
+  // Referrals ----------------------------------------------------------------------------------
+
+  absl::StatusOr<SubmitResult> CreateReferral(domain::Referral referral, const ReferralEffectsFor& effects) override {
+    SubmitResult result;
+    absl::Status status = RunWrite([&](Connection& conn, std::vector<NewEvent>& out) -> absl::Status {
+      result = SubmitResult();
+      auto st = conn.Prepare("SELECT id FROM referrals WHERE referrer_id = ?1 AND idempotency_key = ?2");
+      if (!st.ok()) return st.status();
+      auto row = st->Bind(1, referral.referrer_id).Bind(2, referral.idempotency_key).Step();
+      if (!row.ok()) return row.status();
+      if (*row) {
+        absl::StatusOr<domain::Referral> original = SelectReferral(conn, st->Text(0));
+        if (!original.ok()) return original.status();
+        if (!domain::SameSubmission(*original, referral)) {
+          return absl::AlreadyExistsError(
+              "referral.idempotency_key: this key was already used for a different referral; choose a new key");
+        }
+        result.referral = std::move(*original);
+        return absl::OkStatus();
+      }
+      referral.id = TimeOrderedId(referral.create_time);
+      if (referral.id.empty()) return absl::InternalError("no randomness for a referral id");
+      if (absl::Status s = WriteReferral(conn, referral, /*insert=*/true, 0); !s.ok()) return s;
+      result.referral = referral;
+      result.created = true;
+      return ApplyEffects(conn, referral, effects, out);
+    });
+    if (!status.ok()) return status;
+    return result;
+  }
+
+  absl::StatusOr<domain::Referral> FindReferralByKey(absl::string_view referrer_id,
+                                                     absl::string_view idempotency_key) override {
+    Reader r(*this);
+    if (!r.ok()) return r.status();
+    auto st = r.conn().Prepare("SELECT id FROM referrals WHERE referrer_id = ?1 AND idempotency_key = ?2");
+    if (!st.ok()) return st.status();
+    auto row = st->Bind(1, referrer_id).Bind(2, idempotency_key).Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return absl::NotFoundError("no referral with this idempotency key");
+    return SelectReferral(r.conn(), st->Text(0));
+  }
+
+  absl::StatusOr<domain::Referral> GetReferral(absl::string_view id) override {
+    Reader r(*this);
+    if (!r.ok()) return r.status();
+    return SelectReferral(r.conn(), id);
+  }
+
+  absl::StatusOr<std::vector<domain::Referral>> ListReferrals(const ReferralFilter& f, absl::string_view before_id,
+                                                              int limit) override {
+    Reader r(*this);
+    if (!r.ok()) return r.status();
+    std::string sql = "SELECT id FROM referrals WHERE (?1 = '' OR id < ?1)";
+    if (!f.party_id.empty()) {
+      if (f.as_referrer && f.as_provider) {
+        sql += " AND (referrer_id = ?2 OR provider_id = ?2)";
+      } else if (f.as_referrer) {
+        sql += " AND referrer_id = ?2";
+      } else {
+        sql += " AND provider_id = ?2";
+      }
+    }
+    if (f.state != ::accord::v1::REFERRAL_STATE_UNSPECIFIED) sql += " AND state = ?3";
+    if (!f.service_id.empty()) sql += " AND service_id = ?4";
+    if (!f.subject_id.empty()) sql += " AND subject_id = ?5";
+    sql += " ORDER BY id DESC LIMIT ?6";
+    auto st = r.conn().Prepare(sql);
+    if (!st.ok()) return st.status();
+    st->Bind(1, before_id).Bind(6, int64_t{limit});
+    if (!f.party_id.empty()) st->Bind(2, f.party_id);
+    if (f.state != ::accord::v1::REFERRAL_STATE_UNSPECIFIED) st->Bind(3, int64_t{f.state});
+    if (!f.service_id.empty()) st->Bind(4, f.service_id);
+    if (!f.subject_id.empty()) st->Bind(5, f.subject_id);
+    std::vector<std::string> ids;
+    for (;;) {
+      auto row = st->Step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      ids.push_back(st->Text(0));
+    }
+    std::vector<domain::Referral> out;
+    for (const std::string& id : ids) {
+      absl::StatusOr<domain::Referral> referral = SelectReferral(r.conn(), id);
+      if (!referral.ok()) return referral.status();
+      out.push_back(std::move(*referral));
+    }
+    return out;
+  }
+
+  absl::StatusOr<domain::Referral> UpdateReferral(absl::string_view id,
+                                                  const std::function<absl::Status(domain::Referral&)>& change,
+                                                  const ReferralEffectsFor& effects) override {
+    domain::Referral referral;
+    absl::Status status = RunWrite([&](Connection& conn, std::vector<NewEvent>& out) -> absl::Status {
+      absl::StatusOr<domain::Referral> found = SelectReferral(conn, id);
+      if (!found.ok()) return found.status();
+      referral = *found;
+      size_t before = referral.history.size();
+      if (absl::Status s = change(referral); !s.ok()) return s;
+      referral.id = std::string(id);
+      if (absl::Status s = WriteReferral(conn, referral, /*insert=*/false, before); !s.ok()) return s;
+      return ApplyEffects(conn, referral, effects, out);
+    });
+    if (!status.ok()) return status;
+    return referral;
+  }
+
+  absl::StatusOr<std::vector<InboxItem>> ReadInbox(absl::string_view partner_id, int64_t after, int limit) override {
+    Reader r(*this);
+    if (!r.ok()) return r.status();
+    auto st = r.conn().Prepare(
+        "SELECT seq, partner_id, referral_id, state, time_ms, concurrent_service_id FROM deliveries "
+        "WHERE partner_id = ?1 AND seq > ?2 "
+        "ORDER BY seq LIMIT ?3");
+    if (!st.ok()) return st.status();
+    st->Bind(1, partner_id).Bind(2, after).Bind(3, int64_t{limit});
+    std::vector<InboxItem> out;
+    for (;;) {
+      auto row = st->Step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      out.push_back(InboxItem{st->Int(0), st->Text(1), st->Text(2), static_cast<domain::ReferralState>(st->Int(3)),
+                              FromMs(st->Int(4)), st->Text(5)});
+    }
+    return out;
+  }
+
+  // Outcomes -----------------------------------------------------------------------------------
+
+  absl::StatusOr<std::vector<RecordedOutcome>> RecordOutcomes(
+      absl::string_view referral_id, const std::function<absl::Status(const domain::Referral&)>& check,
+      const std::vector<domain::OutcomeValue>& values, const EventsFor<domain::Referral>& events) override {
+    std::vector<RecordedOutcome> all;
+    absl::Status status = RunWrite([&](Connection& conn, std::vector<NewEvent>& out) -> absl::Status {
+      absl::StatusOr<domain::Referral> referral = SelectReferral(conn, referral_id);
+      if (!referral.ok()) return referral.status();
+      if (absl::Status s = check(*referral); !s.ok()) return s;
+      absl::Time now = absl::FromUnixMillis(absl::ToUnixMillis(absl::Now()));
+      for (const domain::OutcomeValue& v : values) {
+        auto st = conn.Prepare(
+            "INSERT OR REPLACE INTO outcomes (referral_id, measure, timepoint, record, record_time_ms) "
+            "VALUES (?1, ?2, ?3, ?4, ?5)");
+        if (!st.ok()) return st.status();
+        st->Bind(1, referral_id).Bind(2, int64_t{v.measure}).Bind(3, int64_t{v.timepoint});
+        st->BindBlob(4, domain::OutcomeToProto(v).SerializeAsString()).Bind(5, ToMs(now));
+        if (absl::Status s = st->Run(); !s.ok()) return s;
+      }
+      absl::StatusOr<std::vector<RecordedOutcome>> stored = SelectOutcomes(conn, referral_id);
+      if (!stored.ok()) return stored.status();
+      all = std::move(*stored);
+      if (events) out = events(*referral);
+      return absl::OkStatus();
+    });
+    if (!status.ok()) return status;
+    return all;
+  }
+
+  absl::StatusOr<std::vector<RecordedOutcome>> ListOutcomes(absl::string_view referral_id) override {
+    Reader r(*this);
+    if (!r.ok()) return r.status();
+    return SelectOutcomes(r.conn(), referral_id);
+  }
+
+  absl::StatusOr<std::vector<domain::OutcomePair>> OutcomePairs(absl::string_view service_id, absl::Time start,
+                                                                absl::Time end) override {
+    Reader r(*this);
+    if (!r.ok()) return r.status();
+    std::string sql =
+        "SELECT o.referral_id, o.measure, o.timepoint, o.record FROM outcomes o JOIN referrals r ON r.id = "
+        "o.referral_id WHERE r.service_id = ?1";
+    bool windowed = start != absl::InfinitePast() || end != absl::InfiniteFuture();
+    if (windowed) sql += " AND r.close_time_ms IS NOT NULL AND r.close_time_ms >= ?2 AND r.close_time_ms < ?3";
+    sql += " ORDER BY o.referral_id, o.measure, o.timepoint";
+    auto st = r.conn().Prepare(sql);
+    if (!st.ok()) return st.status();
+    st->Bind(1, service_id);
+    if (windowed) {
+      st->Bind(2, start == absl::InfinitePast() ? std::numeric_limits<int64_t>::min() : ToMs(start));
+      st->Bind(3, end == absl::InfiniteFuture() ? std::numeric_limits<int64_t>::max() : ToMs(end));
+    }
+    std::map<std::pair<std::string, int>, domain::OutcomePair> pairs;
+    for (;;) {
+      auto row = st->Step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      ::accord::v1::OutcomeValue value;
+      if (!value.ParseFromString(st->Blob(3))) return absl::DataLossError("a stored outcome does not parse");
+      domain::OutcomeValue v = domain::OutcomeFromProto(value);
+      domain::OutcomePair& pair = pairs[{st->Text(0), static_cast<int>(st->Int(1))}];
+      pair.service_id = std::string(service_id);
+      pair.measure = v.measure;
+      double score = domain::ReportedScore(v);
+      if (v.timepoint == ::accord::v1::OUTCOME_TIMEPOINT_START) pair.start = score;
+      if (v.timepoint == ::accord::v1::OUTCOME_TIMEPOINT_CLOSE) pair.close = score;
+    }
+    std::vector<domain::OutcomePair> out;
+    for (auto& [key, pair] : pairs) out.push_back(std::move(pair));
+    return out;
+  }
+
   absl::StatusOr<Partner> GetPartner(absl::string_view id) override {
     Reader r(*this);
     if (!r.ok()) return r.status();
@@ -672,7 +951,7 @@ class SqliteStore final : public Store {
     auto st = r.conn().Prepare(
         "SELECT f.subject_id, f.relative_id, f.relationship, f.recorded_by, f.create_time_ms FROM family_links f "
         "JOIN subject_records h ON h.subject_id = f.relative_id AND h.partner_id = ?2 "
-        "WHERE f.subject_id = ?1 ORDER BY f.create_time_ms, f.relative_id");
+        "WHERE f.subject_id = ?1 ORDER BY f.create_time_ms, f.rowid");
     if (!st.ok()) return st.status();
     st->Bind(1, subject_id).Bind(2, visible_to);
     std::vector<FamilyLink> out;
@@ -707,6 +986,185 @@ class SqliteStore final : public Store {
   }
 
  private:
+  static absl::StatusOr<domain::Service> DecodeService(const std::string& bytes) {
+    ::accord::v1::Service proto;
+    if (!proto.ParseFromString(bytes)) return absl::DataLossError("a stored service does not parse");
+    return domain::ServiceFromProto(proto);
+  }
+
+  static absl::StatusOr<domain::Service> SelectService(Connection& conn, absl::string_view id) {
+    auto st = conn.Prepare("SELECT record FROM services WHERE id = ?1");
+    if (!st.ok()) return st.status();
+    auto row = st->Bind(1, id).Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return absl::NotFoundError(absl::StrCat("no service ", id));
+    return DecodeService(st->Blob(0));
+  }
+
+  static absl::Status WriteService(Connection& conn, const domain::Service& s) {
+    auto st = conn.Prepare(
+        "INSERT INTO services (id, provider_id, accepting, record, create_time_ms, update_time_ms) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (id) DO UPDATE SET accepting = excluded.accepting, "
+        "record = excluded.record, update_time_ms = excluded.update_time_ms");
+    if (!st.ok()) return st.status();
+    st->Bind(1, s.id).Bind(2, s.provider_id).Bind(3, int64_t{s.availability.accepting_referrals});
+    st->BindBlob(4, domain::ServiceToProto(s).SerializeAsString());
+    st->Bind(5, ToMs(s.create_time)).Bind(6, ToMs(s.update_time));
+    return st->Run();
+  }
+
+  // 12 hex digits of milliseconds then 8 random: ids sort by creation time.
+  static std::string TimeOrderedId(absl::Time t) {
+    std::string random = RandomId();
+    if (random.empty()) return {};
+    return absl::StrCat(absl::Hex(ToMs(t), absl::kZeroPad12), random.substr(0, 8));
+  }
+
+  static absl::StatusOr<domain::Referral> SelectReferral(Connection& conn, absl::string_view id) {
+    auto st = conn.Prepare("SELECT record FROM referrals WHERE id = ?1");
+    if (!st.ok()) return st.status();
+    auto row = st->Bind(1, id).Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return absl::NotFoundError(absl::StrCat("no referral ", id));
+    ::accord::v1::Referral proto;
+    if (!proto.ParseFromString(st->Blob(0))) return absl::DataLossError("a stored referral does not parse");
+    domain::Referral referral = domain::ReferralFromProto(proto);
+    referral.id = std::string(id);
+    auto h = conn.Prepare(
+        "SELECT state, actor_id, time_ms, withheld FROM referral_history WHERE referral_id = ?1 ORDER BY idx");
+    if (!h.ok()) return h.status();
+    h->Bind(1, id);
+    for (;;) {
+      auto hrow = h->Step();
+      if (!hrow.ok()) return hrow.status();
+      if (!*hrow) break;
+      referral.history.push_back(domain::StateChange{static_cast<domain::ReferralState>(h->Int(0)), h->Text(1),
+                                                     FromMs(h->Int(2)), h->Int(3) != 0});
+    }
+    return referral;
+  }
+
+  // Stores the referral's row and its history entries from `first_new` on.
+  static absl::Status WriteReferral(Connection& conn, const domain::Referral& r, bool insert, size_t first_new) {
+    domain::Referral body = r;
+    body.history.clear();
+    std::string record = domain::ReferralToProto(body).SerializeAsString();
+    std::optional<int64_t> close_ms;
+    for (const domain::StateChange& c : r.history) {
+      if (c.state == ::accord::v1::REFERRAL_STATE_CLOSED) close_ms = ToMs(c.time);
+    }
+    if (insert) {
+      auto st = conn.Prepare(
+          "INSERT INTO referrals (id, service_id, referrer_id, provider_id, subject_id, state, idempotency_key, "
+          "previous_id, record, create_time_ms, update_time_ms, close_time_ms) "
+          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, NULL)");
+      if (!st.ok()) return st.status();
+      st->Bind(1, r.id).Bind(2, r.service_id).Bind(3, r.referrer_id).Bind(4, r.provider_id).Bind(5, r.subject_id);
+      st->Bind(6, int64_t{r.state}).Bind(7, r.idempotency_key);
+      BindPartnerOrNull(*st, 8, r.previous_id);
+      st->BindBlob(9, record).Bind(10, ToMs(r.create_time)).Bind(11, ToMs(r.update_time));
+      absl::Status s = st->Run();
+      if (absl::IsAlreadyExists(s)) {
+        return absl::AlreadyExistsError("referral.idempotency_key: a referral with this key already exists");
+      }
+      if (!s.ok()) return s;
+    } else {
+      auto st = conn.Prepare(
+          "UPDATE referrals SET state = ?2, record = ?3, update_time_ms = ?4, close_time_ms = ?5 WHERE id = ?1");
+      if (!st.ok()) return st.status();
+      st->Bind(1, r.id).Bind(2, int64_t{r.state}).BindBlob(3, record).Bind(4, ToMs(r.update_time));
+      if (close_ms) {
+        st->Bind(5, *close_ms);
+      } else {
+        st->BindNull(5);
+      }
+      if (absl::Status s = st->Run(); !s.ok()) return s;
+    }
+    for (size_t i = first_new; i < r.history.size(); ++i) {
+      const domain::StateChange& c = r.history[i];
+      auto st = conn.Prepare(
+          "INSERT INTO referral_history (referral_id, idx, state, actor_id, time_ms, withheld) "
+          "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+      if (!st.ok()) return st.status();
+      st->Bind(1, r.id).Bind(2, static_cast<int64_t>(i)).Bind(3, int64_t{c.state}).Bind(4, c.actor_id);
+      st->Bind(5, ToMs(c.time)).Bind(6, int64_t{c.withheld});
+      if (absl::Status s = st->Run(); !s.ok()) return s;
+    }
+    return absl::OkStatus();
+  }
+
+  static absl::Status ApplyEffects(Connection& conn, const domain::Referral& r, const ReferralEffectsFor& effects,
+                                   std::vector<NewEvent>& out) {
+    if (!effects) return absl::OkStatus();
+    ReferralEffects e = effects(r);
+    absl::Time now = absl::FromUnixMillis(absl::ToUnixMillis(absl::Now()));
+    for (const InboxNotice& n : e.notify) {
+      const std::string& referral_id = n.referral_id.empty() ? r.id : n.referral_id;
+      int64_t state = r.state;
+      if (referral_id != r.id) {
+        auto sel = conn.Prepare("SELECT state FROM referrals WHERE id = ?1");
+        if (!sel.ok()) return sel.status();
+        auto row = sel->Bind(1, referral_id).Step();
+        if (!row.ok()) return row.status();
+        if (!*row) return absl::NotFoundError(absl::StrCat("no referral ", referral_id));
+        state = sel->Int(0);
+      }
+      auto st = conn.Prepare(
+          "INSERT INTO deliveries (partner_id, referral_id, state, time_ms, concurrent_service_id) "
+          "VALUES (?1, ?2, ?3, ?4, ?5)");
+      if (!st.ok()) return st.status();
+      st->Bind(1, n.partner_id).Bind(2, referral_id).Bind(3, state).Bind(4, ToMs(now)).Bind(5, n.concurrent_service_id);
+      if (absl::Status s = st->Run(); !s.ok()) return s;
+    }
+    out = std::move(e.events);
+    return absl::OkStatus();
+  }
+
+  // Erasure: the referrals' structured facts stay (services, states, times: what reports count);
+  // the free text that may identify the child goes.
+  static absl::Status BlankReferralTexts(Connection& conn, absl::string_view subject_id) {
+    auto st = conn.Prepare("SELECT id, record FROM referrals WHERE subject_id = ?1");
+    if (!st.ok()) return st.status();
+    st->Bind(1, subject_id);
+    std::vector<std::pair<std::string, std::string>> blanked;
+    for (;;) {
+      auto row = st->Step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      ::accord::v1::Referral r;
+      if (!r.ParseFromString(st->Blob(1))) return absl::DataLossError("a stored referral does not parse");
+      r.clear_background();
+      if (r.has_decline()) r.mutable_decline()->clear_text();
+      if (r.has_closure()) r.mutable_closure()->clear_text();
+      r.clear_withdraw_reason();
+      if (r.has_lawful_basis()) r.mutable_lawful_basis()->clear_justification();
+      blanked.emplace_back(st->Text(0), r.SerializeAsString());
+    }
+    for (const auto& [id, record] : blanked) {
+      auto up = conn.Prepare("UPDATE referrals SET record = ?2 WHERE id = ?1");
+      if (!up.ok()) return up.status();
+      if (absl::Status s = up->Bind(1, id).BindBlob(2, record).Run(); !s.ok()) return s;
+    }
+    return absl::OkStatus();
+  }
+
+  static absl::StatusOr<std::vector<RecordedOutcome>> SelectOutcomes(Connection& conn, absl::string_view referral_id) {
+    auto st = conn.Prepare(
+        "SELECT record, record_time_ms FROM outcomes WHERE referral_id = ?1 ORDER BY measure, timepoint");
+    if (!st.ok()) return st.status();
+    st->Bind(1, referral_id);
+    std::vector<RecordedOutcome> out;
+    for (;;) {
+      auto row = st->Step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      ::accord::v1::OutcomeValue value;
+      if (!value.ParseFromString(st->Blob(0))) return absl::DataLossError("a stored outcome does not parse");
+      out.push_back(RecordedOutcome{domain::OutcomeFromProto(value), FromMs(st->Int(1))});
+    }
+    return out;
+  }
+
   static absl::StatusOr<SubjectRecord> SelectRecord(Connection& conn, absl::string_view subject_id,
                                                     absl::string_view partner_id) {
     auto st = conn.Prepare(

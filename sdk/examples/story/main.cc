@@ -16,6 +16,8 @@
 #include "accord/sdk/client.h"
 #include "accord/v1/audit.grpc.pb.h"
 #include "accord/v1/consent.grpc.pb.h"
+#include "accord/v1/directory.grpc.pb.h"
+#include "accord/v1/referral.grpc.pb.h"
 #include "accord/v1/subject.grpc.pb.h"
 #include "google/protobuf/util/json_util.h"
 
@@ -52,6 +54,8 @@ struct Partner {
   std::unique_ptr<v1::SubjectService::Stub> subjects;
   std::unique_ptr<v1::ConsentService::Stub> consents;
   std::unique_ptr<v1::AuditService::Stub> audit;
+  std::unique_ptr<v1::DirectoryService::Stub> directory;
+  std::unique_ptr<v1::ReferralService::Stub> referrals;
 };
 
 Partner Connect(const fs::path& data, const std::string& id, const std::string& address) {
@@ -61,7 +65,8 @@ Partner Connect(const fs::path& data, const std::string& id, const std::string& 
     std::exit(1);
   }
   return {v1::SubjectService::NewStub(*channel), v1::ConsentService::NewStub(*channel),
-          v1::AuditService::NewStub(*channel)};
+          v1::AuditService::NewStub(*channel), v1::DirectoryService::NewStub(*channel),
+          v1::ReferralService::NewStub(*channel)};
 }
 
 v1::CheckSharingResponse Check(Partner& as, const std::string& subject, const std::string& discloser,
@@ -83,6 +88,110 @@ v1::CheckSharingResponse Check(Partner& as, const std::string& subject, const st
   return resp;
 }
 
+std::string Strip(const std::string& enum_name, size_t prefix) { return enum_name.substr(prefix); }
+std::string StateName(v1::ReferralState s) { return Strip(v1::ReferralState_Name(s), 15); }
+std::string NeedName(int n) { return Strip(v1::NeedType_Name(static_cast<v1::NeedType>(n)), 10); }
+std::string Id(const std::string& name) { return name.substr(name.find('/') + 1); }
+
+::accord::v1::Service MakeService(const std::string& name, const std::string& description,
+                                  std::vector<v1::NeedType> needs, int min_age, int max_age, v1::LevelOfNeed min_level,
+                                  v1::LevelOfNeed max_level, std::vector<std::string> postcodes, int wait_days) {
+  ::accord::v1::Service s;
+  s.set_display_name(name);
+  s.set_description(description);
+  v1::Eligibility* e = s.mutable_eligibility();
+  e->set_minimum_age(min_age);
+  e->set_maximum_age(max_age);
+  for (auto n : needs) e->add_need_types(n);
+  e->set_minimum_level_of_need(min_level);
+  e->set_maximum_level_of_need(max_level);
+  v1::ServiceArea* area = s.add_service_areas();
+  area->set_description("Leeds");
+  for (const auto& p : postcodes) area->add_postcode_prefixes(p);
+  area->add_local_authorities("E08000035");
+  s.add_contacts()->set_name("Referrals coordinator");
+  s.mutable_availability()->set_accepting_referrals(true);
+  s.mutable_availability()->set_capacity(wait_days == 0 ? 2 : 0);
+  s.mutable_availability()->mutable_waiting_time()->set_seconds(int64_t{wait_days} * 86400);
+  return s;
+}
+
+void Publish(Partner& as, const std::string& id, const ::accord::v1::Service& service) {
+  v1::PublishServiceRequest req;
+  *req.mutable_service() = service;
+  req.set_service_id(id);
+  v1::PublishServiceResponse resp;
+  if (auto s = as.directory->PublishService(Ctx().get(), req, &resp); !s.ok()) Fail("PublishService", s);
+  Say(resp.service().provider() + " published " + resp.service().name() + " \"" + resp.service().display_name() +
+      "\"");
+}
+
+void PrintMatch(const v1::ServiceMatch& m) {
+  long days = static_cast<long>(m.service().availability().waiting_time().seconds() / 86400);
+  Say(m.service().name() + " (" + m.service().display_name() + "), wait " + std::to_string(days) + " days");
+  for (const v1::FitReason& r : m.reasons()) {
+    std::printf("      %s %-24s %s\n", r.met() ? "✓" : "✗", r.code().c_str(), r.text().c_str());
+  }
+}
+
+// Reads one item from an inbox stream and prints it; false when the stream ended.
+bool ReadInboxItem(grpc::ClientReader<v1::WatchInboxResponse>& reader, const std::string& who,
+                   v1::WatchInboxResponse* item) {
+  if (!reader.Read(item)) return false;
+  const v1::Referral& r = item->referral();
+  std::string line = who + "'s inbox: " + r.name() + " " + StateName(item->state());
+  if (!item->withheld_reason().empty()) line += " — withheld: " + item->withheld_reason();
+  Say(line);
+  if (item->state() == v1::REFERRAL_STATE_SUBMITTED && item->withheld_reason().empty()) {
+    std::string needs;
+    for (const v1::Need& n : r.needs()) needs += " " + NeedName(n.type()) + " (level " + std::to_string(n.level()) + ")";
+    std::string cats;
+    for (int c : r.data_categories()) cats += " " + CategoryName(c);
+    Say("   from " + r.referrer() + " about " + r.subject() + ", needs:" + needs);
+    Say("   carries:" + cats + " under " + r.consent() + "; background: \"" + r.background() + "\"");
+    for (const v1::EarlierReferral& e : r.earlier_referrals()) {
+      std::string earlier = "   follows on from a referral to " + e.service() + ": " + StateName(e.state());
+      if (e.decline_reason() != v1::DECLINE_REASON_UNSPECIFIED) {
+        earlier += " (" + Strip(v1::DeclineReason_Name(e.decline_reason()), 15) + ")";
+      }
+      Say(earlier);
+    }
+  }
+  if (item->state() == v1::REFERRAL_STATE_DECLINED && r.has_decline()) {
+    Say("   reason " + Strip(v1::DeclineReason_Name(r.decline().reason()), 15) + ", redirect to " +
+        r.decline().redirect_service() + ": \"" + r.decline().text() + "\"");
+  }
+  return true;
+}
+
+// A stream on `as`'s inbox from `cursor`, read for `count` items, then cut; returns the last cursor.
+std::string WatchInbox(Partner& as, const std::string& who, const std::string& cursor, int count) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  v1::WatchInboxRequest req;
+  req.set_cursor(cursor);
+  auto reader = as.referrals->WatchInbox(&ctx, req);
+  std::string last = cursor;
+  v1::WatchInboxResponse item;
+  for (int i = 0; i < count; ++i) {
+    if (!ReadInboxItem(*reader, who, &item)) Fail("WatchInbox", reader->Finish());
+    last = item.cursor();
+  }
+  ctx.TryCancel();
+  while (reader->Read(&item)) {
+  }
+  (void)reader->Finish();
+  return last;
+}
+
+template <typename Req, typename Resp>
+v1::Referral Act(Partner& as, grpc::Status (v1::ReferralService::Stub::*rpc)(grpc::ClientContext*, const Req&, Resp*),
+                 const Req& req, const char* what) {
+  Resp resp;
+  if (auto s = ((*as.referrals).*rpc)(Ctx().get(), req, &resp); !s.ok()) Fail(what, s);
+  return resp.referral();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -100,6 +209,8 @@ int main(int argc, char** argv) {
   Partner school = Connect(data, "oakfield-primary", address);
   Partner camhs = Connect(data, "riverside-camhs", address);
   Partner dpo = Connect(data, "county-dpo", address);
+  Partner brightside = Connect(data, "brightside-mentoring", address);
+  Partner early_help = Connect(data, "county-early-help", address);
 
   Step("9. Oakfield Primary's MIS registers Jordan with the hub's person index");
   v1::ResolveSubjectRequest jordan;
@@ -172,7 +283,178 @@ int main(int argc, char** argv) {
                       {v1::DATA_CATEGORY_MENTAL_HEALTH},
                       "Disclosure of self-harm at school; risk of significant harm"));
 
-  Step("16. The DPO asks: who was told what about Jordan, when, and why? (the read is itself logged)");
+  Step("16. Providers publish their services in the directory (Open Referral UK shaped)");
+  Publish(brightside, "brightside-mentoring",
+          MakeService("Brightside Mentoring", "Weekly mentoring with a trained volunteer for a school year.",
+                      {v1::NEED_TYPE_ANXIETY, v1::NEED_TYPE_LOW_MOOD, v1::NEED_TYPE_SOCIAL_ISOLATION}, 8, 16,
+                      v1::LEVEL_OF_NEED_UNIVERSAL, v1::LEVEL_OF_NEED_ADDITIONAL, {"LS6", "LS7"}, 7));
+  Publish(early_help, "county-family-support",
+          MakeService("County Early Help Family Support",
+                      "A family support worker and a whole-family plan, agreed with the family.",
+                      {v1::NEED_TYPE_ANXIETY, v1::NEED_TYPE_FAMILY_CONFLICT, v1::NEED_TYPE_SCHOOL_ATTENDANCE,
+                       v1::NEED_TYPE_PARENTING_SUPPORT},
+                      0, 18, v1::LEVEL_OF_NEED_ADDITIONAL, v1::LEVEL_OF_NEED_TARGETED, {"LS"}, 28));
+  Publish(camhs, "riverside-camhs-core",
+          MakeService("Riverside CAMHS", "Specialist child and adolescent mental health assessment and treatment.",
+                      {v1::NEED_TYPE_ANXIETY, v1::NEED_TYPE_SELF_HARM, v1::NEED_TYPE_EATING_DIFFICULTIES}, 0, 18,
+                      v1::LEVEL_OF_NEED_SPECIALIST, v1::LEVEL_OF_NEED_SPECIALIST, {"LS"}, 90));
+
+  Step("17. The school searches: anxiety at level 2 (additional needs), age 12, postcode LS6 2AB");
+  v1::SearchServicesRequest search;
+  v1::Need* need = search.add_needs();
+  need->set_type(v1::NEED_TYPE_ANXIETY);
+  need->set_level(v1::LEVEL_OF_NEED_ADDITIONAL);
+  search.set_age_years(12);
+  search.set_postcode("LS6 2AB");
+  search.set_include_near_misses(true);
+  v1::SearchServicesResponse found;
+  if (auto s = school.directory->SearchServices(Ctx().get(), search, &found); !s.ok()) Fail("SearchServices", s);
+  Say("Fits, best first (then the shortest wait):");
+  for (const v1::ServiceMatch& m : found.matches()) PrintMatch(m);
+  Say("Near misses, and why:");
+  for (const v1::ServiceMatch& m : found.near_misses()) PrintMatch(m);
+  Say("The search names no child: nothing of it is stored or logged.");
+
+  Step("18. A month later Jordan's mother agrees to a referral for support");
+  v1::RecordConsentRequest referral_consent;
+  v1::Consent* rc = referral_consent.mutable_consent();
+  rc->set_subject(subject);
+  rc->set_given_by(v1::CONSENT_GIVER_PARENT_CARER);
+  rc->add_purposes(v1::PURPOSE_REFERRAL);
+  for (auto cat : {v1::DATA_CATEGORY_IDENTITY, v1::DATA_CATEGORY_EDUCATION, v1::DATA_CATEGORY_FAMILY_CONTEXT}) {
+    rc->add_data_categories(cat);
+  }
+  rc->add_recipients()->set_partner("partners/brightside-mentoring");
+  rc->add_recipients()->set_sector(v1::SECTOR_EARLY_HELP);
+  rc->add_recipients()->set_partner("partners/oakfield-primary");
+  rc->mutable_valid_until()->set_seconds(std::time(nullptr) + 180 * 24 * 3600);
+  rc->set_evidence("Mother agreed at the pastoral meeting; form signed and scanned to MIS");
+  v1::RecordConsentResponse consented;
+  if (auto s = school.consents->RecordConsent(Ctx().get(), referral_consent, &consented); !s.ok()) {
+    Fail("RecordConsent", s);
+  }
+  const std::string consent_name = consented.consent().name();
+  Say("Recorded " + consent_name + ": REFERRAL of IDENTITY, EDUCATION, FAMILY_CONTEXT to Brightside Mentoring,");
+  Say("any early help service, and back to Oakfield Primary (so providers may tell the school what they decide)");
+
+  Step("19. Oakfield Primary refers Jordan to Brightside Mentoring (the shortest wait)");
+  v1::SubmitReferralRequest submit;
+  v1::Referral* r = submit.mutable_referral();
+  r->set_service("services/brightside-mentoring");
+  r->set_subject(subject);
+  v1::Need* n = r->add_needs();
+  n->set_type(v1::NEED_TYPE_ANXIETY);
+  n->set_level(v1::LEVEL_OF_NEED_ADDITIONAL);
+  r->set_background("Anxious before school, worse since his parents separated; arguments at home most evenings.");
+  r->set_urgency(v1::URGENCY_ROUTINE);
+  r->set_consent(consent_name);
+  r->add_data_categories(v1::DATA_CATEGORY_IDENTITY);
+  r->add_data_categories(v1::DATA_CATEGORY_EDUCATION);
+  r->set_idempotency_key("2f0b8e4c-1d7a-4f39-9a51-7c3e6b2d9001");
+  v1::SubmitReferralResponse submitted;
+  if (auto s = school.referrals->SubmitReferral(Ctx().get(), submit, &submitted); !s.ok()) Fail("SubmitReferral", s);
+  const std::string first = submitted.referral().name();
+  Say("The hub decided: REFERRAL of IDENTITY, EDUCATION to Brightside under " + consent_name + " — allowed");
+  Say("→ " + first + " " + StateName(submitted.referral().state()) + ", in Brightside's inbox, logged");
+  v1::SubmitReferralResponse retried;
+  if (auto s = school.referrals->SubmitReferral(Ctx().get(), submit, &retried); !s.ok()) Fail("SubmitReferral", s);
+  Say("The MIS times out and retries with the same idempotency key → " + retried.referral().name() +
+      (retried.referral().name() == first ? " (the same referral, no second one)" : " (a second one!)"));
+
+  Step("20. Brightside's system receives it on its inbox stream; the hub decides again as it delivers");
+  std::string cursor = WatchInbox(brightside, "Brightside", "", 1);
+  Say("Every item carries a cursor (" + cursor + "): after a dropped connection Brightside reconnects with it");
+  Say("and gets exactly what came after. Had the family withdrawn consent meanwhile, the item would be withheld.");
+  v1::AcknowledgeDeliveryRequest ack;
+  ack.set_name(first);
+  Act(brightside, &v1::ReferralService::Stub::AcknowledgeDelivery, ack, "AcknowledgeDelivery");
+  Say("Brightside acknowledges: the referral is in its own system (DELIVERED); nothing is delivered twice");
+
+  Step("21. Brightside reads the background: family conflict is above a mentoring service's threshold");
+  v1::DeclineReferralRequest decline;
+  decline.set_name(first);
+  decline.mutable_decline()->set_reason(v1::DECLINE_REASON_ABOVE_THRESHOLD);
+  decline.mutable_decline()->set_text("Conflict at home needs a whole-family response; early help first.");
+  decline.mutable_decline()->set_redirect_service("services/county-family-support");
+  Act(brightside, &v1::ReferralService::Stub::DeclineReferral, decline, "DeclineReferral");
+  Say("Brightside declines and redirects; the hub decides Brightside may tell the school (IDENTITY), logs it:");
+  WatchInbox(school, "Oakfield Primary", "", 2);
+
+  Step("22. The school re-refers Jordan to County Early Help, linked to the declined referral");
+  r->set_service("services/county-family-support");
+  r->mutable_needs(0)->set_level(v1::LEVEL_OF_NEED_TARGETED);
+  v1::Need* conflict = r->add_needs();
+  conflict->set_type(v1::NEED_TYPE_FAMILY_CONFLICT);
+  conflict->set_level(v1::LEVEL_OF_NEED_TARGETED);
+  r->add_data_categories(v1::DATA_CATEGORY_FAMILY_CONTEXT);
+  r->set_previous_referral(first);
+  r->set_link(v1::REFERRAL_LINK_REDIRECT);
+  r->set_idempotency_key("2f0b8e4c-1d7a-4f39-9a51-7c3e6b2d9002");
+  if (auto s = school.referrals->SubmitReferral(Ctx().get(), submit, &submitted); !s.ok()) Fail("SubmitReferral", s);
+  const std::string second = submitted.referral().name();
+  Say("→ " + second + " to County Early Help, carrying IDENTITY, EDUCATION, FAMILY_CONTEXT (the consent covers "
+      "early help)");
+  WatchInbox(early_help, "County Early Help", "", 1);
+
+  Step("23. Early help: delivered, on the waiting list (3 weeks), accepted, support starts");
+  ack.set_name(second);
+  Act(early_help, &v1::ReferralService::Stub::AcknowledgeDelivery, ack, "AcknowledgeDelivery");
+  v1::WaitlistReferralRequest waitlist;
+  waitlist.set_name(second);
+  waitlist.mutable_expected_wait()->set_seconds(21 * 86400);
+  waitlist.set_position(3);
+  v1::Referral waiting = Act(early_help, &v1::ReferralService::Stub::WaitlistReferral, waitlist, "WaitlistReferral");
+  Say("WAITLISTED: place " + std::to_string(waiting.waitlist_position()) + " on the list, about " +
+      std::to_string(waiting.expected_wait().seconds() / 86400) + " days; the school is told (IDENTITY only)");
+  v1::AcceptReferralRequest accept;
+  accept.set_name(second);
+  Act(early_help, &v1::ReferralService::Stub::AcceptReferral, accept, "AcceptReferral");
+  v1::StartSupportRequest start;
+  start.set_name(second);
+  Act(early_help, &v1::ReferralService::Stub::StartSupport, start, "StartSupport");
+  v1::RecordOutcomeRequest outcome;
+  outcome.set_referral(second);
+  v1::OutcomeValue* swemwbs = outcome.add_outcomes();
+  swemwbs->set_measure(v1::OUTCOME_MEASURE_SWEMWBS);
+  swemwbs->set_timepoint(v1::OUTCOME_TIMEPOINT_START);
+  swemwbs->set_value(18);
+  v1::RecordOutcomeResponse recorded_outcome;
+  if (auto s = early_help.referrals->RecordOutcome(Ctx().get(), outcome, &recorded_outcome); !s.ok()) {
+    Fail("RecordOutcome", s);
+  }
+  Say("Wellbeing at the start (SWEMWBS, 7-35): 18. Outcomes stay with the provider; reports are anonymous.");
+
+  Step("24. Twelve weeks later support closes; the school sees the whole history of its referral");
+  v1::CloseReferralRequest close;
+  close.set_name(second);
+  close.mutable_closure()->set_reason(v1::CLOSURE_REASON_SUPPORT_COMPLETED);
+  Act(early_help, &v1::ReferralService::Stub::CloseReferral, close, "CloseReferral");
+  swemwbs->set_timepoint(v1::OUTCOME_TIMEPOINT_CLOSE);
+  swemwbs->set_value(25);
+  if (auto s = early_help.referrals->RecordOutcome(Ctx().get(), outcome, &recorded_outcome); !s.ok()) {
+    Fail("RecordOutcome", s);
+  }
+  v1::GetReferralRequest get;
+  get.set_name(second);
+  v1::GetReferralResponse got;
+  if (auto s = school.referrals->GetReferral(Ctx().get(), get, &got); !s.ok()) Fail("GetReferral", s);
+  for (const v1::StateChange& change : got.referral().history()) {
+    Say(StateName(change.state()) + " by " + change.actor());
+  }
+  v1::GetOutcomeReportRequest report_request;
+  report_request.set_service("services/county-family-support");
+  v1::GetOutcomeReportResponse outcomes_report;
+  if (auto s = school.referrals->GetOutcomeReport(Ctx().get(), report_request, &outcomes_report); !s.ok()) {
+    Fail("GetOutcomeReport", s);
+  }
+  for (const v1::MeasureSummary& m : outcomes_report.measures()) {
+    Say("Outcome report for the service: " + Strip(v1::OutcomeMeasure_Name(m.measure()), 16) + ", " +
+        std::to_string(m.paired_count()) + " child(ren) with start and close values" +
+        (m.suppressed() ? "; means withheld below a group of " + std::to_string(outcomes_report.minimum_group_size())
+                        : ""));
+  }
+
+  Step("25. The DPO asks: who was told what about Jordan, when, and why? (the read is itself logged)");
   v1::GetSubjectReportRequest report_req;
   report_req.set_subject(subject);
   v1::GetSubjectReportResponse report;
@@ -180,16 +462,26 @@ int main(int argc, char** argv) {
   for (const v1::LoggedEvent& logged : report.events()) {
     const v1::SharingEvent& e = logged.event();
     std::string line = "#" + std::to_string(e.sequence()) + " " + v1::EventKind_Name(e.kind()).substr(11) + " by " +
-                       e.actor();
+                       Id(e.actor());
+    if (!e.recipient().empty()) line += " to " + Id(e.recipient());
+    if (e.purpose() != v1::PURPOSE_UNSPECIFIED) line += " for " + Strip(v1::Purpose_Name(e.purpose()), 8);
+    for (int c : e.disclosed_categories()) line += " +" + CategoryName(c);
+    for (int c : e.refused_categories()) line += " -" + CategoryName(c);
+    if (e.basis() == v1::BASIS_CONSENT || e.basis() == v1::BASIS_SAFEGUARDING) {
+      line += " on " + Strip(v1::Basis_Name(e.basis()), 6);
+    }
     for (const std::string& c : e.consents()) line += " " + c;
-    for (const std::string& r : e.reason_codes()) line += " (" + r + ")";
-    if (logged.has_details()) line += " — \"" + logged.details().text() + "\"";
+    for (const std::string& r : e.reason_codes()) {
+      if (r != "ALLOWED_BY_CONSENT") line += " (" + r + ")";
+    }
+    if (!e.request().empty()) line += " [" + e.request().substr(e.request().find('/') + 1) + "]";
+    if (logged.has_details() && !logged.details().text().empty()) line += " — \"" + logged.details().text() + "\"";
     Say(line);
   }
-  Say("Disclosures so far: " + std::to_string(report.disclosures()) + ", refusals: " +
-      std::to_string(report.refusals()) + " (referrals will add them)");
+  Say("Disclosures: " + std::to_string(report.disclosures()) + ", refusals: " + std::to_string(report.refusals()) +
+      ". Each referral, each delivery and each status change the other side was told of is one line.");
 
-  Step("17. The DPO takes a signed tree head: a checkpoint of the whole log");
+  Step("26. The DPO takes a signed tree head: a checkpoint of the whole log");
   v1::GetTreeHeadResponse head;
   if (auto s = dpo.audit->GetTreeHead(Ctx().get(), v1::GetTreeHeadRequest(), &head); !s.ok()) Fail("GetTreeHead", s);
   static const char* kHex = "0123456789abcdef";

@@ -1,0 +1,197 @@
+// The store's directory and referral tables: idempotent creation, history and inbox items written
+// with the change, failed changes writing nothing, outcomes replaced per measure and timepoint,
+// and erasure blanking referral texts.
+#include "absl/time/clock.h"
+#include "gtest/gtest.h"
+#include "hub/store/store.h"
+#include "tests/support/temp_dir.h"
+
+namespace accord::store {
+namespace {
+
+class ReferralStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto s = OpenSqliteStore(dir_.path() / "accord.db");
+    ASSERT_TRUE(s.ok()) << s.status();
+    store_ = std::move(*s);
+    for (const char* id : {"school", "counselling", "mentoring"}) {
+      domain::Partner p;
+      p.id = id;
+      p.display_name = id;
+      p.sector = ::accord::v1::SECTOR_VOLUNTARY;
+      p.roles = {::accord::v1::ROLE_REFERRER, ::accord::v1::ROLE_PROVIDER};
+      ASSERT_TRUE(store_->CreatePartner(p).ok());
+    }
+    SubjectRecord r;
+    r.partner_id = "school";
+    r.person.nhs_number = "9434765919";
+    r.create_time = absl::Now();
+    auto resolved = store_->ResolveSubject(
+        r, [](absl::Span<const domain::PersonRecord>) { return domain::MatchResult(); }, false, nullptr);
+    ASSERT_TRUE(resolved.ok()) << resolved.status();
+    subject_ = resolved->record.person.subject_id;
+    domain::Service service;
+    service.id = "counselling";
+    service.provider_id = "counselling";
+    service.display_name = "Counselling";
+    service.availability.accepting_referrals = true;
+    ASSERT_TRUE(store_->PublishService(service, true).ok());
+  }
+
+  domain::Referral NewReferral(const std::string& key) {
+    domain::Referral r;
+    r.service_id = "counselling";
+    r.referrer_id = "school";
+    r.provider_id = "counselling";
+    r.subject_id = subject_;
+    r.needs = {{::accord::v1::NEED_TYPE_ANXIETY, ::accord::v1::LEVEL_OF_NEED_ADDITIONAL}};
+    r.background = "Panic attacks before lessons";
+    r.urgency = ::accord::v1::URGENCY_ROUTINE;
+    r.consent_id = "c1";
+    r.categories = {::accord::v1::DATA_CATEGORY_IDENTITY};
+    r.idempotency_key = key;
+    r.state = ::accord::v1::REFERRAL_STATE_SUBMITTED;
+    r.create_time = r.update_time = absl::FromUnixMillis(absl::ToUnixMillis(absl::Now()));
+    r.history = {{::accord::v1::REFERRAL_STATE_SUBMITTED, "school", r.create_time}};
+    return r;
+  }
+
+  static ReferralEffectsFor Notify(const std::string& partner) {
+    return [partner](const domain::Referral&) {
+      ReferralEffects e;
+      e.notify.push_back({partner, "", ""});
+      NewEvent event;
+      event.event.set_kind(::accord::v1::EVENT_KIND_DISCLOSURE);
+      e.events.push_back(event);
+      return e;
+    };
+  }
+
+  testsupport::TempDir dir_;
+  std::unique_ptr<Store> store_;
+  std::string subject_;
+};
+
+constexpr const char* kKey = "6f1c2f0e-8a44-4c61-9d0b-3f2a7e51c001";
+
+TEST_F(ReferralStoreTest, OneKeyCreatesOneReferralAndItsInboxItemAndEvent) {
+  auto first = store_->CreateReferral(NewReferral(kKey), Notify("counselling"));
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_TRUE(first->created);
+  EXPECT_FALSE(first->referral.id.empty());
+  auto again = store_->CreateReferral(NewReferral(kKey), Notify("counselling"));
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_FALSE(again->created);
+  EXPECT_EQ(again->referral.id, first->referral.id);
+  domain::Referral other = NewReferral(kKey);
+  other.background = "Something else";
+  EXPECT_EQ(store_->CreateReferral(other, Notify("counselling")).status().code(), absl::StatusCode::kAlreadyExists);
+
+  EXPECT_EQ(*store_->LogSize(), 1u);  // one disclosure
+  auto inbox = store_->ReadInbox("counselling", 0, 10);
+  ASSERT_EQ(inbox->size(), 1u);
+  EXPECT_EQ((*inbox)[0].referral_id, first->referral.id);
+  EXPECT_EQ((*inbox)[0].state, ::accord::v1::REFERRAL_STATE_SUBMITTED);
+  EXPECT_TRUE(store_->ReadInbox("counselling", (*inbox)[0].sequence, 10)->empty());
+  auto found = store_->FindReferralByKey("school", kKey);
+  ASSERT_TRUE(found.ok());
+  EXPECT_EQ(found->id, first->referral.id);
+  EXPECT_EQ(store_->FindReferralByKey("mentoring", kKey).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(ReferralStoreTest, ChangesKeepHistoryAndAFailedChangeWritesNothing) {
+  auto made = store_->CreateReferral(NewReferral(kKey), Notify("counselling"));
+  ASSERT_TRUE(made.ok());
+  const std::string id = made->referral.id;
+  domain::ReferralChange ack;
+  ack.action = domain::ReferralAction::kAcknowledgeDelivery;
+  ack.actor_id = "counselling";
+  auto delivered = store_->UpdateReferral(
+      id,
+      [&](domain::Referral& r) {
+        absl::Status s = domain::ApplyChange(r, ack, absl::Now());
+        r.history.back().withheld = true;
+        return s;
+      },
+      Notify("school"));
+  ASSERT_TRUE(delivered.ok()) << delivered.status();
+  uint64_t size = *store_->LogSize();
+  auto refused = store_->UpdateReferral(
+      id, [&](domain::Referral& r) { return domain::ApplyChange(r, ack, absl::Now()); }, Notify("school"));
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(*store_->LogSize(), size);
+  EXPECT_EQ(store_->ReadInbox("school", 0, 10)->size(), 1u);
+
+  auto stored = store_->GetReferral(id);
+  ASSERT_TRUE(stored.ok());
+  ASSERT_EQ(stored->history.size(), 2u);
+  EXPECT_EQ(stored->state, ::accord::v1::REFERRAL_STATE_DELIVERED);
+  EXPECT_TRUE(stored->history[1].withheld);
+  EXPECT_FALSE(stored->history[0].withheld);
+  // The referrer does not see a withheld change.
+  EXPECT_EQ(domain::VisibleTo(*stored, "school").state, ::accord::v1::REFERRAL_STATE_SUBMITTED);
+  EXPECT_EQ(domain::VisibleTo(*stored, "counselling").state, ::accord::v1::REFERRAL_STATE_DELIVERED);
+
+  ReferralFilter mine;
+  mine.party_id = "mentoring";
+  EXPECT_TRUE(store_->ListReferrals(mine, "", 10)->empty());
+  mine.party_id = "counselling";
+  mine.as_referrer = false;
+  EXPECT_EQ(store_->ListReferrals(mine, "", 10)->size(), 1u);
+}
+
+TEST_F(ReferralStoreTest, OutcomesReplacePerMeasureAndTimepointAndPairAnonymously) {
+  auto made = store_->CreateReferral(NewReferral(kKey), nullptr);
+  ASSERT_TRUE(made.ok());
+  auto allow = [](const domain::Referral&) { return absl::OkStatus(); };
+  domain::OutcomeValue start{::accord::v1::OUTCOME_MEASURE_SWEMWBS, ::accord::v1::OUTCOME_TIMEPOINT_START, 18, {}, {}, 0};
+  ASSERT_TRUE(store_->RecordOutcomes(made->referral.id, allow, {start}, nullptr).ok());
+  start.value = 19;  // a correction
+  domain::OutcomeValue close{::accord::v1::OUTCOME_MEASURE_SWEMWBS, ::accord::v1::OUTCOME_TIMEPOINT_CLOSE, 25, {}, {}, 0};
+  auto all = store_->RecordOutcomes(made->referral.id, allow, {start, close}, nullptr);
+  ASSERT_TRUE(all.ok()) << all.status();
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[0].value.value, 19);
+  auto refuse = [](const domain::Referral&) { return absl::FailedPreconditionError("no"); };
+  close.value = 30;
+  EXPECT_FALSE(store_->RecordOutcomes(made->referral.id, refuse, {close}, nullptr).ok());
+  auto pairs = store_->OutcomePairs("counselling", absl::InfinitePast(), absl::InfiniteFuture());
+  ASSERT_TRUE(pairs.ok());
+  ASSERT_EQ(pairs->size(), 1u);
+  EXPECT_EQ((*pairs)[0].start, 19);
+  EXPECT_EQ((*pairs)[0].close, 25);
+  // Not closed yet: outside any window on the closing time.
+  EXPECT_TRUE(store_->OutcomePairs("counselling", absl::UnixEpoch(), absl::Now() + absl::Hours(1))->empty());
+}
+
+TEST_F(ReferralStoreTest, ErasureBlanksReferralTextsAndKeepsTheFacts) {
+  auto made = store_->CreateReferral(NewReferral(kKey), nullptr);
+  ASSERT_TRUE(made.ok());
+  NewEvent erased;
+  erased.event.set_kind(::accord::v1::EVENT_KIND_SUBJECT_ERASED);
+  ASSERT_TRUE(store_->EraseSubject(subject_, erased).ok());
+  auto after = store_->GetReferral(made->referral.id);
+  ASSERT_TRUE(after.ok());
+  EXPECT_TRUE(after->background.empty());
+  EXPECT_EQ(after->service_id, "counselling");
+  EXPECT_EQ(after->state, ::accord::v1::REFERRAL_STATE_SUBMITTED);
+}
+
+TEST_F(ReferralStoreTest, ServicesOfOneProviderCannotBeTakenOverOrChangedByAnother) {
+  domain::Service takeover;
+  takeover.id = "counselling";
+  takeover.provider_id = "mentoring";
+  EXPECT_EQ(store_->PublishService(takeover, false).status().code(), absl::StatusCode::kAlreadyExists);
+  domain::Availability closed;
+  EXPECT_EQ(store_->UpdateAvailability("counselling", "mentoring", closed).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(store_->UpdateAvailability("nothing", "mentoring", closed).status().code(), absl::StatusCode::kNotFound);
+  auto kept = store_->GetService("counselling");
+  ASSERT_TRUE(kept.ok());
+  EXPECT_TRUE(kept->availability.accepting_referrals);
+  EXPECT_EQ(store_->ListServices()->size(), 1u);
+}
+
+}  // namespace
+}  // namespace accord::store
