@@ -193,5 +193,50 @@ TEST_F(ReferralStoreTest, ServicesOfOneProviderCannotBeTakenOverOrChangedByAnoth
   EXPECT_EQ(store_->ListServices()->size(), 1u);
 }
 
+
+TEST_F(ReferralStoreTest, TheOutboxCopiesEachInboxItemOnceAndKeepsItsState) {
+  ASSERT_TRUE(store_->CreateReferral(NewReferral(kKey), Notify("counselling")).ok());
+  ASSERT_TRUE(store_->CreateReferral(NewReferral("6f1c2f0e-8a44-4c61-9d0b-3f2a7e51c002"), Notify("counselling")).ok());
+  EXPECT_EQ(*store_->FillOutbox("counselling", 1), 1);
+  EXPECT_EQ(*store_->FillOutbox("counselling", 10), 1);
+  EXPECT_EQ(*store_->FillOutbox("counselling", 10), 0);  // the cursor moved on
+  EXPECT_EQ(*store_->FillOutbox("school", 10), 0);
+
+  auto due = store_->DueOutboxItems("counselling", absl::Now(), 10);
+  ASSERT_TRUE(due.ok()) << due.status();
+  ASSERT_EQ(due->size(), 2u);
+  OutboxItem item = (*due)[0];
+  EXPECT_EQ(item.state, domain::OutboxState::kPending);
+  EXPECT_EQ(item.inbox.partner_id, "counselling");
+  EXPECT_EQ(item.inbox.state, ::accord::v1::REFERRAL_STATE_SUBMITTED);
+
+  // A failure makes it due later; dead after that; only a DEAD item may be re-driven.
+  item.attempts = 1;
+  item.next_attempt = absl::Now() + absl::Hours(1);
+  item.last_error = "system offline";
+  ASSERT_TRUE(store_->UpdateOutboxItem(item).ok());
+  EXPECT_EQ(store_->DueOutboxItems("counselling", absl::Now(), 10)->size(), 1u);
+  EXPECT_EQ(store_->RedriveOutboxItem(item.id).status().code(), absl::StatusCode::kFailedPrecondition);
+  item.state = domain::OutboxState::kDead;
+  ASSERT_TRUE(store_->UpdateOutboxItem(item).ok());
+  auto dead = store_->ListOutbox(domain::OutboxState::kDead, 0, 10);
+  ASSERT_EQ(dead->size(), 1u);
+  EXPECT_EQ((*dead)[0].last_error, "system offline");
+  EXPECT_EQ(store_->ListOutbox(std::nullopt, 0, 10)->size(), 2u);
+  auto redriven = store_->RedriveOutboxItem(item.id);
+  ASSERT_TRUE(redriven.ok()) << redriven.status();
+  EXPECT_EQ(redriven->state, domain::OutboxState::kPending);
+  EXPECT_EQ(redriven->attempts, 0);
+  EXPECT_EQ(store_->DueOutboxItems("counselling", absl::Now() + absl::Seconds(1), 10)->size(), 2u);
+  EXPECT_EQ(store_->RedriveOutboxItem(999).status().code(), absl::StatusCode::kNotFound);
+  item.id = 999;
+  EXPECT_EQ(store_->UpdateOutboxItem(item).code(), absl::StatusCode::kNotFound);
+
+  EXPECT_EQ(*store_->PollCursor("counselling"), "");
+  ASSERT_TRUE(store_->SavePollCursor("counselling", "line-7").ok());
+  EXPECT_EQ(*store_->PollCursor("counselling"), "line-7");
+  EXPECT_EQ(*store_->FillOutbox("counselling", 10), 0);  // saving the poll cursor kept the inbox cursor
+}
+
 }  // namespace
 }  // namespace accord::store

@@ -31,6 +31,7 @@
 #include "hub/domain/outcomes.h"
 #include "hub/domain/referral.h"
 #include "hub/domain/matching.h"
+#include "hub/domain/outbox.h"
 #include "hub/domain/retention.h"
 #include "hub/domain/types.h"
 
@@ -123,6 +124,19 @@ struct InboxItem {
   domain::ReferralState state = ::accord::v1::REFERRAL_STATE_UNSPECIFIED;
   absl::Time time;
   std::string concurrent_service_id;  // set on a concurrent-referral notice
+};
+
+// One item of the delivery outbox (domain/outbox.h): an inbox item of a partner reached through
+// its plugin, with its delivery state.
+struct OutboxItem {
+  int64_t id = 0;
+  InboxItem inbox;  // what is to be delivered (partner_id: the recipient)
+  domain::OutboxState state = domain::OutboxState::kPending;
+  int attempts = 0;  // failed attempts so far
+  absl::Time next_attempt;
+  std::string last_error;
+  std::string external_id;  // the partner system's id, once delivered
+  absl::Time update_time;
 };
 
 // Which referrals to list; empty / unspecified fields do not filter.
@@ -256,6 +270,25 @@ class Store {
   // Up to `limit` inbox items of `partner_id` with sequence > after, in order.
   virtual absl::StatusOr<std::vector<InboxItem>> ReadInbox(absl::string_view partner_id, int64_t after,
                                                            int limit) = 0;
+
+  // The delivery outbox -------------------------------------------------------------------------
+  // In one write transaction: copies `partner_id`'s inbox items after its outbox cursor (up to
+  // `limit`) into the outbox as PENDING, due now, and advances the cursor. Returns how many.
+  virtual absl::StatusOr<int> FillOutbox(absl::string_view partner_id, int limit) = 0;
+  // Up to `limit` PENDING items of `partner_id` due at `now`, oldest first.
+  virtual absl::StatusOr<std::vector<OutboxItem>> DueOutboxItems(absl::string_view partner_id, absl::Time now,
+                                                                 int limit) = 0;
+  // Stores an item's state, attempts, next attempt, last error and external id.
+  virtual absl::Status UpdateOutboxItem(const OutboxItem& item) = 0;
+  // Up to `limit` items with id > after_id, of `state` when given, in id order.
+  virtual absl::StatusOr<std::vector<OutboxItem>> ListOutbox(std::optional<domain::OutboxState> state,
+                                                             int64_t after_id, int limit) = 0;
+  // A DEAD item back to PENDING, due now, attempts reset: NOT_FOUND, or FAILED_PRECONDITION naming
+  // its state when it is not DEAD.
+  virtual absl::StatusOr<OutboxItem> RedriveOutboxItem(int64_t id) = 0;
+  // The plugin's cursor for status changes ("" before the first poll) and storing a new one.
+  virtual absl::StatusOr<std::string> PollCursor(absl::string_view partner_id) = 0;
+  virtual absl::Status SavePollCursor(absl::string_view partner_id, absl::string_view cursor) = 0;
 
   // Outcomes ------------------------------------------------------------------------------------
   // In one write transaction: loads the referral, runs `check` on it (its status is returned and

@@ -9,7 +9,7 @@ namespace accord::store::sqlite {
 namespace {
 
 // Append only: a released migration is never edited.
-constexpr std::array<absl::string_view, 4> kMigrations = {
+constexpr std::array<absl::string_view, 5> kMigrations = {
     // 1: partners, their certificates, sharing agreements. Times are Unix milliseconds;
     // enum lists are comma-separated numbers of the accord.v1 enums.
     R"sql(
@@ -208,6 +208,31 @@ CREATE TABLE outcomes (
   record          BLOB NOT NULL,
   record_time_ms  INTEGER NOT NULL,
   PRIMARY KEY (referral_id, measure, timepoint)
+) STRICT;
+)sql",
+    // 5: the delivery outbox. Each inbox item of a partner reached through a plugin is copied
+    // once (outbox_cursors.inbox_seq is the last copied) into plugin_outbox with its delivery
+    // state (domain::OutboxState), attempts and when it is next due; poll_cursor is the plugin's
+    // own cursor for status changes made in the partner's system.
+    R"sql(
+CREATE TABLE plugin_outbox (
+  id               INTEGER PRIMARY KEY AUTOINCREMENT,
+  partner_id       TEXT NOT NULL REFERENCES partners(id),
+  inbox_seq        INTEGER NOT NULL REFERENCES deliveries(seq),
+  state            INTEGER NOT NULL,
+  attempts         INTEGER NOT NULL,
+  next_attempt_ms  INTEGER NOT NULL,
+  last_error       TEXT NOT NULL,
+  external_id      TEXT NOT NULL,
+  update_time_ms   INTEGER NOT NULL,
+  UNIQUE (partner_id, inbox_seq)
+) STRICT;
+CREATE INDEX plugin_outbox_due ON plugin_outbox(partner_id, state, next_attempt_ms);
+
+CREATE TABLE outbox_cursors (
+  partner_id   TEXT PRIMARY KEY REFERENCES partners(id),
+  inbox_seq    INTEGER NOT NULL,
+  poll_cursor  TEXT NOT NULL
 ) STRICT;
 )sql",
 };

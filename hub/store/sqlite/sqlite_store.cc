@@ -786,6 +786,165 @@ class SqliteStore final : public Store {
     return out;
   }
 
+  // The delivery outbox -------------------------------------------------------------------------
+
+  absl::StatusOr<int> FillOutbox(absl::string_view partner_id, int limit) override {
+    int added = 0;
+    absl::Status status = RunWrite([&](Connection& conn, std::vector<NewEvent>&) -> absl::Status {
+      added = 0;
+      auto cursor = conn.Prepare("SELECT inbox_seq FROM outbox_cursors WHERE partner_id = ?1");
+      if (!cursor.ok()) return cursor.status();
+      auto row = cursor->Bind(1, partner_id).Step();
+      if (!row.ok()) return row.status();
+      int64_t after = *row ? cursor->Int(0) : 0;
+      auto items = conn.Prepare("SELECT seq FROM deliveries WHERE partner_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3");
+      if (!items.ok()) return items.status();
+      items->Bind(1, partner_id).Bind(2, after).Bind(3, int64_t{limit});
+      std::vector<int64_t> seqs;
+      for (;;) {
+        auto next = items->Step();
+        if (!next.ok()) return next.status();
+        if (!*next) break;
+        seqs.push_back(items->Int(0));
+      }
+      if (seqs.empty()) return absl::OkStatus();
+      const int64_t now = ToMs(absl::Now());
+      for (int64_t seq : seqs) {
+        auto ins = conn.Prepare(
+            "INSERT OR IGNORE INTO plugin_outbox (partner_id, inbox_seq, state, attempts, next_attempt_ms, last_error, "
+            "external_id, update_time_ms) VALUES (?1, ?2, ?3, 0, ?4, '', '', ?4)");
+        if (!ins.ok()) return ins.status();
+        ins->Bind(1, partner_id).Bind(2, seq).Bind(3, int64_t{static_cast<int>(domain::OutboxState::kPending)});
+        ins->Bind(4, now);
+        if (absl::Status s = ins->Run(); !s.ok()) return s;
+        ++added;
+      }
+      auto save = conn.Prepare(
+          "INSERT INTO outbox_cursors (partner_id, inbox_seq, poll_cursor) VALUES (?1, ?2, '') "
+          "ON CONFLICT (partner_id) DO UPDATE SET inbox_seq = excluded.inbox_seq");
+      if (!save.ok()) return save.status();
+      return save->Bind(1, partner_id).Bind(2, seqs.back()).Run();
+    });
+    if (!status.ok()) return status;
+    return added;
+  }
+
+  static constexpr const char* kOutboxColumns =
+      "o.id, o.state, o.attempts, o.next_attempt_ms, o.last_error, o.external_id, o.update_time_ms, "
+      "d.seq, d.partner_id, d.referral_id, d.state, d.time_ms, d.concurrent_service_id";
+
+  static OutboxItem ReadOutboxItem(const Statement& st) {
+    OutboxItem item;
+    item.id = st.Int(0);
+    item.state = static_cast<domain::OutboxState>(st.Int(1));
+    item.attempts = static_cast<int>(st.Int(2));
+    item.next_attempt = FromMs(st.Int(3));
+    item.last_error = st.Text(4);
+    item.external_id = st.Text(5);
+    item.update_time = FromMs(st.Int(6));
+    item.inbox = InboxItem{st.Int(7), st.Text(8), st.Text(9), static_cast<domain::ReferralState>(st.Int(10)),
+                           FromMs(st.Int(11)), st.Text(12)};
+    return item;
+  }
+
+  static absl::StatusOr<std::vector<OutboxItem>> CollectOutbox(Statement& st) {
+    std::vector<OutboxItem> out;
+    for (;;) {
+      auto row = st.Step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      out.push_back(ReadOutboxItem(st));
+    }
+    return out;
+  }
+
+  absl::StatusOr<std::vector<OutboxItem>> DueOutboxItems(absl::string_view partner_id, absl::Time now,
+                                                         int limit) override {
+    Reader r(*this);
+    if (!r.ok()) return r.status();
+    auto st = r.conn().Prepare(absl::StrCat(
+        "SELECT ", kOutboxColumns, " FROM plugin_outbox o JOIN deliveries d ON d.seq = o.inbox_seq "
+        "WHERE o.partner_id = ?1 AND o.state = ?2 AND o.next_attempt_ms <= ?3 ORDER BY o.id LIMIT ?4"));
+    if (!st.ok()) return st.status();
+    st->Bind(1, partner_id).Bind(2, int64_t{static_cast<int>(domain::OutboxState::kPending)});
+    st->Bind(3, ToMs(now)).Bind(4, int64_t{limit});
+    return CollectOutbox(*st);
+  }
+
+  absl::Status UpdateOutboxItem(const OutboxItem& item) override {
+    return RunWrite([&](Connection& conn, std::vector<NewEvent>&) -> absl::Status {
+      auto st = conn.Prepare(
+          "UPDATE plugin_outbox SET state = ?2, attempts = ?3, next_attempt_ms = ?4, last_error = ?5, "
+          "external_id = ?6, update_time_ms = ?7 WHERE id = ?1");
+      if (!st.ok()) return st.status();
+      st->Bind(1, item.id).Bind(2, int64_t{static_cast<int>(item.state)}).Bind(3, int64_t{item.attempts});
+      st->Bind(4, ToMs(item.next_attempt)).Bind(5, item.last_error).Bind(6, item.external_id);
+      st->Bind(7, ToMs(absl::Now()));
+      if (absl::Status s = st->Run(); !s.ok()) return s;
+      if (conn.Changes() == 0) return absl::NotFoundError(absl::StrCat("no outbox item ", item.id));
+      return absl::OkStatus();
+    });
+  }
+
+  absl::StatusOr<std::vector<OutboxItem>> ListOutbox(std::optional<domain::OutboxState> state, int64_t after_id,
+                                                     int limit) override {
+    Reader r(*this);
+    if (!r.ok()) return r.status();
+    auto st = r.conn().Prepare(absl::StrCat("SELECT ", kOutboxColumns,
+                                            " FROM plugin_outbox o JOIN deliveries d ON d.seq = o.inbox_seq "
+                                            "WHERE o.id > ?1 AND (?2 = 0 OR o.state = ?2) ORDER BY o.id LIMIT ?3"));
+    if (!st.ok()) return st.status();
+    st->Bind(1, after_id).Bind(2, int64_t{state ? static_cast<int>(*state) : 0}).Bind(3, int64_t{limit});
+    return CollectOutbox(*st);
+  }
+
+  absl::StatusOr<OutboxItem> RedriveOutboxItem(int64_t id) override {
+    OutboxItem item;
+    absl::Status status = RunWrite([&](Connection& conn, std::vector<NewEvent>&) -> absl::Status {
+      auto st = conn.Prepare(absl::StrCat("SELECT ", kOutboxColumns,
+                                          " FROM plugin_outbox o JOIN deliveries d ON d.seq = o.inbox_seq "
+                                          "WHERE o.id = ?1"));
+      if (!st.ok()) return st.status();
+      auto row = st->Bind(1, id).Step();
+      if (!row.ok()) return row.status();
+      if (!*row) return absl::NotFoundError(absl::StrCat("no outbox item ", id));
+      item = ReadOutboxItem(*st);
+      if (item.state != domain::OutboxState::kDead) {
+        return absl::FailedPreconditionError(absl::StrCat("outbox item ", id, " is ",
+                                                          domain::OutboxStateName(item.state), ", not DEAD"));
+      }
+      item.state = domain::OutboxState::kPending;
+      item.attempts = 0;
+      item.next_attempt = absl::FromUnixMillis(ToMs(absl::Now()));
+      auto up = conn.Prepare(
+          "UPDATE plugin_outbox SET state = ?2, attempts = 0, next_attempt_ms = ?3, update_time_ms = ?3 WHERE id = ?1");
+      if (!up.ok()) return up.status();
+      return up->Bind(1, id).Bind(2, int64_t{static_cast<int>(item.state)}).Bind(3, ToMs(item.next_attempt)).Run();
+    });
+    if (!status.ok()) return status;
+    return item;
+  }
+
+  absl::StatusOr<std::string> PollCursor(absl::string_view partner_id) override {
+    Reader r(*this);
+    if (!r.ok()) return r.status();
+    auto st = r.conn().Prepare("SELECT poll_cursor FROM outbox_cursors WHERE partner_id = ?1");
+    if (!st.ok()) return st.status();
+    auto row = st->Bind(1, partner_id).Step();
+    if (!row.ok()) return row.status();
+    return *row ? st->Text(0) : std::string();
+  }
+
+  absl::Status SavePollCursor(absl::string_view partner_id, absl::string_view cursor) override {
+    return RunWrite([&](Connection& conn, std::vector<NewEvent>&) -> absl::Status {
+      auto st = conn.Prepare(
+          "INSERT INTO outbox_cursors (partner_id, inbox_seq, poll_cursor) VALUES (?1, 0, ?2) "
+          "ON CONFLICT (partner_id) DO UPDATE SET poll_cursor = excluded.poll_cursor");
+      if (!st.ok()) return st.status();
+      return st->Bind(1, partner_id).Bind(2, cursor).Run();
+    });
+  }
+
   // Outcomes -----------------------------------------------------------------------------------
 
   absl::StatusOr<std::vector<RecordedOutcome>> RecordOutcomes(
