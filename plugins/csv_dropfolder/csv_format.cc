@@ -124,7 +124,10 @@ std::string CsvLine(const std::vector<std::string>& fields) {
     if (k > 0) out.push_back(',');
     std::string f = fields[k];
     if (!f.empty() && (f[0] == '=' || f[0] == '+' || f[0] == '-' || f[0] == '@')) f.insert(0, "'");
-    if (f.find_first_of(",\"\r\n") != std::string::npos || (!f.empty() && (f.front() == ' ' || f.back() == ' '))) {
+    // Quoted: separators, quotes and line breaks; edge spaces; and a leading byte order mark, which
+    // a reader would otherwise take for the file's own.
+    if (f.find_first_of(",\"\r\n") != std::string::npos || (!f.empty() && (f.front() == ' ' || f.back() == ' ')) ||
+        absl::StartsWith(f, "\xEF\xBB\xBF")) {
       std::string quoted = "\"";
       for (char c : f) {
         if (c == '"') quoted.push_back('"');

@@ -43,7 +43,11 @@ std::string Str(const json& j, const char* key) {
 std::optional<int64_t> Int(const json& j, const char* key) {
   const json& v = Field(j, key);
   if (v.is_number_integer()) return v.get<int64_t>();
-  if (v.is_number_float()) return static_cast<int64_t>(v.get<double>());
+  if (v.is_number_float()) {
+    const double d = v.get<double>();
+    if (!(d > -1e6 && d < 1e6)) return std::nullopt;  // also NaN
+    return static_cast<int64_t>(d);
+  }
   return std::nullopt;
 }
 
@@ -183,6 +187,7 @@ std::string Phone(const json& holder) {
   for (const json& p : phones) {
     std::string n = Str(p, "number");
     n.erase(std::remove(n.begin(), n.end(), '"'), n.end());  // real files quote numbers inside the string
+    n = std::string(absl::StripAsciiWhitespace(n));
     if (!n.empty()) return n;
   }
   return "";

@@ -52,3 +52,7 @@ endfunction()
 
 accord_fuzz_test(identifiers fuzz_identifiers 128)
 accord_fuzz_test(matching fuzz_matching 512)
+accord_fuzz_test(ctf fuzz_ctf 65536)
+accord_fuzz_test(fhir fuzz_fhir 65536)
+accord_fuzz_test(csv fuzz_csv 8192)
+accord_fuzz_test(openreferral fuzz_openreferral 65536)
