@@ -1,6 +1,7 @@
-# The fuzz targets as ctest entries of the MAIN build (fuzz.identifiers, fuzz.matching; label
-# "fuzz"). The binaries come from the separate clang project in this folder, built by
-# scripts/fuzz-build.sh into <build>/fuzz; a missing binary fails the test (it never skips).
+# The fuzz targets as ctest entries of the MAIN build (fuzz.identifiers, fuzz.matching, and the
+# shipped adapters' parsers fuzz.ctf, fuzz.fhir, fuzz.csv, fuzz.openreferral; label "fuzz"). The
+# binaries come from the separate clang project in this folder, built by scripts/fuzz-build.sh into
+# <build>/fuzz; a missing binary fails the test (it never skips).
 #
 # This one file has two modes:
 #  - included from tests/CMakeLists.txt: registers the tests;
