@@ -214,5 +214,34 @@ TEST_F(ShippedAdaptersTest, RequestRecordsReturnsExactlyTheAllowedCategoriesFrom
   EXPECT_EQ(holders["partners/mill-lane-gp"]->records_size(), 2);
 }
 
+TEST_F(ShippedAdaptersTest, APatientsRecordedDissentMakesOnlyTheGpsPartUnavailable) {
+  Consent();
+  // The GP's system records the patient's dissent from sharing; the adapter picks it up.
+  std::ofstream(exports_ / "fhir" / "dissent.json")
+      << R"({"resourceType": "Consent", "id": "k1", "status": "active", "patient": {"reference": "Patient/p1"},)"
+      << R"( "provision": {"type": "deny"}})";
+  v1::RequestRecordsRequest req;
+  req.set_subject(subject_);
+  req.set_purpose(v1::PURPOSE_ASSESSMENT);
+  req.add_data_categories(v1::DATA_CATEGORY_IDENTITY);
+  req.add_data_categories(v1::DATA_CATEGORY_MENTAL_HEALTH);
+  v1::RequestRecordsResponse resp;
+  grpc::Status s = v1::RecordService::NewStub(hub_.Channel(early_help_))->RequestRecords(Ctx().get(), req, &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  for (const auto& h : resp.holders()) {
+    auto outcomes = Outcomes(h);
+    if (h.holder() == "partners/mill-lane-gp") {
+      EXPECT_EQ(h.records_size(), 0);
+      const v1::CategoryOutcome& o = *outcomes[v1::DATA_CATEGORY_MENTAL_HEALTH];
+      EXPECT_EQ(o.status(), v1::CATEGORY_STATUS_UNAVAILABLE);
+      EXPECT_EQ(o.reason_code(), "PLUGIN_PERMISSION_DENIED");
+      EXPECT_NE(o.reason().find("recorded dissent from sharing (Consent/k1)"), std::string::npos) << o.reason();
+    } else {
+      EXPECT_EQ(outcomes[v1::DATA_CATEGORY_IDENTITY]->status(), v1::CATEGORY_STATUS_RETURNED) << h.holder();
+      EXPECT_EQ(h.records_size(), 1) << h.holder();
+    }
+  }
+}
+
 }  // namespace
 }  // namespace accord
