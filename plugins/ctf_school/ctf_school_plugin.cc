@@ -68,6 +68,9 @@ class CtfSchoolAdapter : public sdk::Adapter {
     if (!index.ok()) return index.status();
     const std::string upn = absl::AsciiStrToUpper(request.identifiers().upn());
     const auto& demo = request.demographics();
+    if (upn.empty() && (demo.family_name().empty() || demo.birth_date().empty())) {
+      return absl::InvalidArgumentError("a UPN, or a family name and date of birth, is needed to find a pupil");
+    }
     for (const auto& [key, entry] : (*index)->pupils) {
       const accord::v1::IdentityRecord& id = entry.first.identity;
       bool fits = false;
@@ -86,9 +89,6 @@ class CtfSchoolAdapter : public sdk::Adapter {
       match->mutable_demographics()->set_family_name(id.family_name());
       match->mutable_demographics()->set_birth_date(id.birth_date());
       match->mutable_demographics()->set_postcode(id.postcode());
-    }
-    if (upn.empty() && (demo.family_name().empty() || demo.birth_date().empty())) {
-      return absl::InvalidArgumentError("a UPN, or a family name and date of birth, is needed to find a pupil");
     }
     return absl::OkStatus();
   }

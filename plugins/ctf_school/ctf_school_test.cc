@@ -277,6 +277,11 @@ TEST_F(CtfSchoolPluginTest, FindsAPupilByUpnOrDemographics) {
   found = Call<plugin::v1::LookupPersonResponse>(*adapter, plugin::v1::METHOD_LOOKUP_PERSON, by_demo);
   ASSERT_TRUE(found.ok());
   EXPECT_EQ(found->matches_size(), 0);
+
+  plugin::v1::LookupPersonRequest too_little;
+  too_little.mutable_demographics()->set_family_name("Price");
+  EXPECT_EQ(Call<plugin::v1::LookupPersonResponse>(*adapter, plugin::v1::METHOD_LOOKUP_PERSON, too_little).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(CtfSchoolPluginTest, ReturnsOnlyTheRequestedCategories) {
