@@ -41,8 +41,9 @@ bool SafeId(absl::string_view id) {
 
 // Writes `content` to `file` through a temporary file in the same folder and a rename.
 absl::Status WriteAtomically(const fs::path& file, const std::string& content) {
-  const fs::path temp = file.parent_path() / absl::StrCat(".", file.filename().string(), ".", getpid(), ".",
-                                                          std::hash<std::thread::id>()(std::this_thread::get_id()), ".tmp");
+  const fs::path temp =
+      file.parent_path() / absl::StrCat(".", file.filename().string(), ".", getpid(), ".",
+                                        std::hash<std::thread::id>()(std::this_thread::get_id()), ".tmp");
   {
     std::ofstream out(temp, std::ios::trunc | std::ios::binary);
     out << content;
@@ -57,7 +58,8 @@ absl::Status WriteAtomically(const fs::path& file, const std::string& content) {
   if (ec) {
     std::error_code ignored;
     fs::remove(temp, ignored);
-    return absl::UnavailableError(absl::StrCat("cannot move ", file.filename().string(), " into place: ", ec.message()));
+    return absl::UnavailableError(
+        absl::StrCat("cannot move ", file.filename().string(), " into place: ", ec.message()));
   }
   return absl::OkStatus();
 }
@@ -68,7 +70,8 @@ class CsvDropfolderAdapter : public sdk::Adapter {
     std::error_code ec;
     if (config.outbound_folder().empty()) return absl::InvalidArgumentError("outbound_folder is required");
     if (!fs::is_directory(config.outbound_folder(), ec)) {
-      return absl::InvalidArgumentError(absl::StrCat("outbound_folder: ", config.outbound_folder(), " is not a folder"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("outbound_folder: ", config.outbound_folder(), " is not a folder"));
     }
     if (!config.inbound_folder().empty() && !fs::is_directory(config.inbound_folder(), ec)) {
       return absl::InvalidArgumentError(absl::StrCat("inbound_folder: ", config.inbound_folder(), " is not a folder"));
@@ -128,7 +131,8 @@ class CsvDropfolderAdapter : public sdk::Adapter {
       if (ec) return absl::UnavailableError(absl::StrCat("cannot read ", file.string(), ": ", ec.message()));
       const int64_t limit = config_.max_file_bytes() > 0 ? config_.max_file_bytes() : kDefaultMaxFileBytes;
       if (static_cast<int64_t>(size) > limit) {
-        rejected.push_back({0, absl::StrCat("the file is ", size, " bytes, over max_file_bytes (", limit, "); not read"), ""});
+        rejected.push_back(
+            {0, absl::StrCat("the file is ", size, " bytes, over max_file_bytes (", limit, "); not read"), ""});
       } else {
         std::ifstream in(file, std::ios::binary);
         std::stringstream bytes;
@@ -152,7 +156,8 @@ class CsvDropfolderAdapter : public sdk::Adapter {
     response->set_serving(writable);
     std::string detail = writable ? "" : absl::StrCat(config_.outbound_folder(), " is not writable");
     std::lock_guard<std::mutex> lock(mu_);
-    if (!last_rejection_.empty()) absl::StrAppend(&detail, detail.empty() ? "" : "; ", "last rejected row: ", last_rejection_);
+    if (!last_rejection_.empty())
+      absl::StrAppend(&detail, detail.empty() ? "" : "; ", "last rejected row: ", last_rejection_);
     response->set_detail(detail);
     return absl::OkStatus();
   }
@@ -168,7 +173,8 @@ class CsvDropfolderAdapter : public sdk::Adapter {
   absl::Status Quarantine(const std::string& name, const std::vector<CsvError>& rejected) {
     std::error_code ec;
     fs::create_directories(QuarantineFolder(), ec);
-    if (ec) return absl::UnavailableError(absl::StrCat("cannot create ", QuarantineFolder().string(), ": ", ec.message()));
+    if (ec)
+      return absl::UnavailableError(absl::StrCat("cannot create ", QuarantineFolder().string(), ": ", ec.message()));
     std::string content = CsvLine({"line", "error", "row"});
     for (const CsvError& e : rejected) {
       content += CsvLine({std::to_string(e.line), e.message, e.raw});

@@ -18,7 +18,9 @@ namespace fs = std::filesystem;
 using plugin::v1::Method;
 
 TEST(CsvFormatTest, ReadsQuotedFieldsAcrossLinesAndCountsLines) {
-  CsvTable t = ParseCsv("\xEF\xBB\xBF" "a,b,c\r\n\"x, y\",\"say \"\"hi\"\"\",\"two\nlines\"\r\n\r\nlast,,\n");
+  CsvTable t = ParseCsv(
+      "\xEF\xBB\xBF"
+      "a,b,c\r\n\"x, y\",\"say \"\"hi\"\"\",\"two\nlines\"\r\n\r\nlast,,\n");
   EXPECT_TRUE(t.errors.empty());
   ASSERT_EQ(t.records.size(), 3u);
   EXPECT_EQ(t.records[0].fields, (std::vector<std::string>{"a", "b", "c"}));
@@ -158,7 +160,9 @@ class CsvDropfolderPluginTest : public ::testing::Test {
     fs::create_directories(root_ / "in");
   }
   void TearDown() override { fs::remove_all(root_); }
-  void Write(const std::string& path, const std::string& content) { std::ofstream(root_ / path, std::ios::binary) << content; }
+  void Write(const std::string& path, const std::string& content) {
+    std::ofstream(root_ / path, std::ios::binary) << content;
+  }
   std::string Read(const fs::path& path) {
     std::ifstream in(path, std::ios::binary);
     std::stringstream s;
@@ -209,8 +213,9 @@ TEST_F(CsvDropfolderPluginTest, DeliversEachReferralOnceAsAWholeFile) {
   EXPECT_EQ(Read(file), written);
   EXPECT_EQ(std::distance(fs::directory_iterator(root_ / "out"), fs::directory_iterator()), 1);  // no temp files
   deliver.mutable_referral()->set_name("r-42");
-  EXPECT_EQ(Call<plugin::v1::DeliverReferralResponse>(*adapter, plugin::v1::METHOD_DELIVER_REFERRAL, deliver).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      Call<plugin::v1::DeliverReferralResponse>(*adapter, plugin::v1::METHOD_DELIVER_REFERRAL, deliver).status().code(),
+      absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(CsvDropfolderPluginTest, CanStartFilesWithAByteOrderMarkForSpreadsheets) {
@@ -225,8 +230,9 @@ TEST_F(CsvDropfolderPluginTest, CanStartFilesWithAByteOrderMarkForSpreadsheets) 
 TEST_F(CsvDropfolderPluginTest, DecisionsComeBackAndBadRowsAreQuarantinedWithLineNumbers) {
   auto adapter = Load();
   ASSERT_NE(adapter, nullptr);
-  Write("in/2025-05-01.csv", "referral_id,status,reason\r\nr-42,accepted,Mentor found\r\nr-43,maybe,\r\n"
-                             "r-44,\"declined\"!,x\r\nr-45,declined,No capacity\r\n");
+  Write("in/2025-05-01.csv",
+        "referral_id,status,reason\r\nr-42,accepted,Mentor found\r\nr-43,maybe,\r\n"
+        "r-44,\"declined\"!,x\r\nr-45,declined,No capacity\r\n");
   Write("in/.2025-05-02.csv", "referral_id,status\r\nr-46,accepted\r\n");  // still being written
   plugin::v1::PollStatusChangesRequest poll;
   auto changes = Call<plugin::v1::PollStatusChangesResponse>(*adapter, plugin::v1::METHOD_POLL_STATUS_CHANGES, poll);
@@ -247,7 +253,8 @@ TEST_F(CsvDropfolderPluginTest, DecisionsComeBackAndBadRowsAreQuarantinedWithLin
 
   auto health = Call<plugin::v1::HealthResponse>(*adapter, plugin::v1::METHOD_HEALTH, plugin::v1::HealthRequest());
   ASSERT_TRUE(health.ok());
-  EXPECT_NE(health->detail().find("2025-05-01.csv:4: text after a closing quote"), std::string::npos) << health->detail();
+  EXPECT_NE(health->detail().find("2025-05-01.csv:4: text after a closing quote"), std::string::npos)
+      << health->detail();
 
   // The cursor moves on: nothing again until a new file lands.
   poll.set_cursor(changes->next_cursor());

@@ -155,9 +155,9 @@ StatusFile ReadStatusCsv(absl::string_view text) {
   }
   if (!column.count("referral_id") || !column.count("status")) {
     for (const CsvRecord& r : table.records) {
-      out.rejected.push_back({r.line, r.line == header.line
-                                          ? "the header must name the columns referral_id and status"
-                                          : "the file has no usable header row",
+      out.rejected.push_back({r.line,
+                              r.line == header.line ? "the header must name the columns referral_id and status"
+                                                    : "the file has no usable header row",
                               r.raw});
     }
     std::sort(out.rejected.begin(), out.rejected.end(), [](const auto& a, const auto& b) { return a.line < b.line; });
@@ -222,12 +222,13 @@ StatusFile ReadStatusCsv(absl::string_view text) {
 std::string ReferralCsv(const accord::v1::Referral& referral) {
   std::vector<std::string> needs;
   for (const auto& need : referral.needs()) {
-    needs.push_back(absl::StrCat(Name(accord::v1::NeedType_Name(need.type()), "NEED_TYPE_"), ":",
-                                 static_cast<int>(need.level())));
+    needs.push_back(
+        absl::StrCat(Name(accord::v1::NeedType_Name(need.type()), "NEED_TYPE_"), ":", static_cast<int>(need.level())));
   }
   std::vector<std::string> categories;
   for (int c : referral.data_categories()) {
-    categories.push_back(Name(accord::v1::DataCategory_Name(static_cast<accord::v1::DataCategory>(c)), "DATA_CATEGORY_"));
+    categories.push_back(
+        Name(accord::v1::DataCategory_Name(static_cast<accord::v1::DataCategory>(c)), "DATA_CATEGORY_"));
   }
   std::string lawful_basis;
   if (referral.has_lawful_basis()) {

@@ -180,8 +180,8 @@ CtfFile ParseCtf(absl::string_view bytes, absl::string_view source) {
   pugi::xml_document doc;
   pugi::xml_parse_result parsed;
   const unsigned options = pugi::parse_default | pugi::parse_trim_pcdata;
-  const bool utf16_bom = bytes.size() >= 2 && ((bytes[0] == '\xFF' && bytes[1] == '\xFE') ||
-                                               (bytes[0] == '\xFE' && bytes[1] == '\xFF'));
+  const bool utf16_bom =
+      bytes.size() >= 2 && ((bytes[0] == '\xFF' && bytes[1] == '\xFE') || (bytes[0] == '\xFE' && bytes[1] == '\xFF'));
   if (utf16_bom) {
     parsed = doc.load_buffer(bytes.data(), bytes.size(), options, pugi::encoding_auto);
   } else if (IsValidUtf8(bytes)) {
@@ -215,8 +215,8 @@ CtfFile ParseCtf(absl::string_view bytes, absl::string_view source) {
     file.problems.push_back(absl::StrCat(source, ": SourceSchool LEA \"", lea,
                                          "\" is not a local authority number; school id is the establishment number"));
   } else if (!estab.empty() || !lea.empty()) {
-    file.problems.push_back(absl::StrCat(source, ": SourceSchool LEA \"", lea, "\" / Estab \"", estab,
-                                         "\" do not identify a school"));
+    file.problems.push_back(
+        absl::StrCat(source, ": SourceSchool LEA \"", lea, "\" / Estab \"", estab, "\" do not identify a school"));
   }
   const std::string school_name = Text(school, "SchoolName");
 
@@ -225,8 +225,8 @@ CtfFile ParseCtf(absl::string_view bytes, absl::string_view source) {
   for (const pugi::xml_node& pupil : root.child("CTFpupilData").children("Pupil")) {
     ++position;
     const std::string raw_upn = Text(pupil, "UPN");
-    const std::string where = absl::StrCat(source, ": pupil ", position, raw_upn.empty() ? "" : " (UPN ",
-                                           raw_upn, raw_upn.empty() ? "" : ")");
+    const std::string where = absl::StrCat(source, ": pupil ", position, raw_upn.empty() ? "" : " (UPN ", raw_upn,
+                                           raw_upn.empty() ? "" : ")");
     if (raw_upn.empty()) {
       file.problems.push_back(absl::StrCat(where, ": no UPN; left out"));
       continue;

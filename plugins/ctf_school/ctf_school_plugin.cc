@@ -98,7 +98,8 @@ class CtfSchoolAdapter : public sdk::Adapter {
     auto index = Current();
     if (!index.ok()) return index.status();
     auto it = (*index)->pupils.find(absl::AsciiStrToUpper(request.local_id()));
-    if (it == (*index)->pupils.end()) return absl::NotFoundError(absl::StrCat("no pupil with UPN ", request.local_id()));
+    if (it == (*index)->pupils.end())
+      return absl::NotFoundError(absl::StrCat("no pupil with UPN ", request.local_id()));
     const CtfPupil& pupil = it->second.first;
     for (int c : request.data_categories()) {
       switch (c) {
@@ -142,8 +143,8 @@ class CtfSchoolAdapter : public sdk::Adapter {
     response->set_serving(true);
     std::string detail = absl::StrCat((*index)->pupils.size(), " pupils");
     if (!(*index)->problems.empty()) {
-      absl::StrAppend(&detail, "; ", (*index)->problems.size(), " problems in the CTF files, first: ",
-                      (*index)->problems.front());
+      absl::StrAppend(&detail, "; ", (*index)->problems.size(),
+                      " problems in the CTF files, first: ", (*index)->problems.front());
     }
     response->set_detail(detail);
     return absl::OkStatus();
@@ -204,7 +205,8 @@ class CtfSchoolAdapter : public sdk::Adapter {
       const auto size = fs::file_size(f.path(), ec);
       if (ec) continue;
       if (static_cast<int64_t>(size) > limit) {
-        index->problems.push_back(absl::StrCat(name, ": ", size, " bytes is over max_file_bytes (", limit, "); not read"));
+        index->problems.push_back(
+            absl::StrCat(name, ": ", size, " bytes is over max_file_bytes (", limit, "); not read"));
         continue;
       }
       std::ifstream in(f.path(), std::ios::binary);
@@ -218,9 +220,11 @@ class CtfSchoolAdapter : public sdk::Adapter {
           std::string upn = pupil.upn;
           index->pupils.emplace(upn, std::make_pair(std::move(pupil), parsed.date_time));
         } else {
-          index->problems.push_back(absl::StrCat(name, ": UPN ", pupil.upn, " is also in another file; the one with the ",
+          index->problems.push_back(absl::StrCat(name, ": UPN ", pupil.upn,
+                                                 " is also in another file; the one with the ",
                                                  "newest header DateTime is served"));
-          if (parsed.date_time > found->second.second) found->second = std::make_pair(std::move(pupil), parsed.date_time);
+          if (parsed.date_time > found->second.second)
+            found->second = std::make_pair(std::move(pupil), parsed.date_time);
         }
       }
     }

@@ -42,13 +42,11 @@ struct PupilSpec {
 };
 
 std::string PupilXml(const PupilSpec& p) {
-  std::string x = absl::StrCat("<Pupil><UPN>", p.upn, "</UPN><UniqueLearnerNumber/><UCI>X12345678</UCI>",
-                               "<Surname>", p.surname, "</Surname><Forename>", p.forename, "</Forename>",
-                               "<DOB>", p.dob, "</DOB>");
+  std::string x = absl::StrCat("<Pupil><UPN>", p.upn, "</UPN><UniqueLearnerNumber/><UCI>X12345678</UCI>", "<Surname>",
+                               p.surname, "</Surname><Forename>", p.forename, "</Forename>", "<DOB>", p.dob, "</DOB>");
   if (!p.sex_element.empty()) absl::StrAppend(&x, "<", p.sex_element, ">", p.sex, "</", p.sex_element, ">");
-  absl::StrAppend(&x, "<BasicDetails><MiddleNames/><PreferredSurname>", p.surname,
-                  "</PreferredSurname><NCyearActual>", p.year, "</NCyearActual><Ethnicity>WBRI</Ethnicity>",
-                  "</BasicDetails>");
+  absl::StrAppend(&x, "<BasicDetails><MiddleNames/><PreferredSurname>", p.surname, "</PreferredSurname><NCyearActual>",
+                  p.year, "</NCyearActual><Ethnicity>WBRI</Ethnicity>", "</BasicDetails>");
   if (p.sen) {
     absl::StrAppend(&x, "<SENhistory><SEN><StartDate>2021-09-01</StartDate><SENprovision>K</SENprovision></SEN>",
                     "<SEN><StartDate>2023-01-10</StartDate><SENprovision>E</SENprovision></SEN>",
@@ -69,12 +67,13 @@ std::string PupilXml(const PupilSpec& p) {
   return x;
 }
 
-std::string Ctf(const std::string& pupils, const std::string& lea = "383", const std::string& date_time =
-                    "2025-07-10T10:00:00", const std::string& declaration = R"(<?xml version="1.0" encoding="UTF-8"?>)") {
+std::string Ctf(const std::string& pupils, const std::string& lea = "383",
+                const std::string& date_time = "2025-07-10T10:00:00",
+                const std::string& declaration = R"(<?xml version="1.0" encoding="UTF-8"?>)") {
   return absl::StrCat(declaration, "<CTfile><Header><DocumentName>Common Transfer File</DocumentName>",
                       "<CTFversion>25.0</CTFversion><DateTime>", date_time, "</DateTime>",
-                      "<DocumentQualifier>full</DocumentQualifier><SupplierID>SIMS</SupplierID>",
-                      "<SourceSchool><LEA>", lea, "</LEA><Estab>2001</Estab><URN>107000</URN>",
+                      "<DocumentQualifier>full</DocumentQualifier><SupplierID>SIMS</SupplierID>", "<SourceSchool><LEA>",
+                      lea, "</LEA><Estab>2001</Estab><URN>107000</URN>",
                       "<SchoolName>Oakfield Primary</SchoolName><AcademicYear>2024</AcademicYear></SourceSchool>",
                       "<DestSchool><LEA>383</LEA><Estab>4005</Estab></DestSchool></Header><CTFpupilData>", pupils,
                       "</CTFpupilData></CTfile>");
@@ -119,9 +118,10 @@ TEST(CtfParserTest, ReadsEveryFieldOfAPupil) {
 }
 
 TEST(CtfParserTest, OlderFilesSayGenderAndMissingSectionsAreEmpty) {
-  CtfFile f = ParseCtf(Ctf(PupilXml({.upn = kJordan, .sex_element = "Gender", .sex = "F", .sen = false,
-                                     .attendance = false, .address = false})),
-                       "old.xml");
+  CtfFile f = ParseCtf(
+      Ctf(PupilXml(
+          {.upn = kJordan, .sex_element = "Gender", .sex = "F", .sen = false, .attendance = false, .address = false})),
+      "old.xml");
   ASSERT_EQ(f.pupils.size(), 1u);
   EXPECT_EQ(f.pupils[0].identity.gender(), "female");
   EXPECT_TRUE(f.pupils[0].sen.empty());
@@ -216,7 +216,8 @@ class CtfSchoolPluginTest : public ::testing::Test {
 
   std::unique_ptr<plugins::LoadedAdapter> Load(std::string config = "") {
     if (config.empty()) config = absl::StrCat(R"({"ctfFolder": ")", folder_.string(), R"("})");
-    auto library = plugins::PluginLibrary::Load(ACCORD_CTF_SCHOOL_PLUGIN, *plugins::FileSha256(ACCORD_CTF_SCHOOL_PLUGIN));
+    auto library =
+        plugins::PluginLibrary::Load(ACCORD_CTF_SCHOOL_PLUGIN, *plugins::FileSha256(ACCORD_CTF_SCHOOL_PLUGIN));
     EXPECT_TRUE(library.ok()) << library.status();
     if (!library.ok()) return nullptr;
     auto adapter = plugins::LoadedAdapter::Create(*library, config);
@@ -280,8 +281,9 @@ TEST_F(CtfSchoolPluginTest, FindsAPupilByUpnOrDemographics) {
 
   plugin::v1::LookupPersonRequest too_little;
   too_little.mutable_demographics()->set_family_name("Price");
-  EXPECT_EQ(Call<plugin::v1::LookupPersonResponse>(*adapter, plugin::v1::METHOD_LOOKUP_PERSON, too_little).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      Call<plugin::v1::LookupPersonResponse>(*adapter, plugin::v1::METHOD_LOOKUP_PERSON, too_little).status().code(),
+      absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(CtfSchoolPluginTest, ReturnsOnlyTheRequestedCategories) {

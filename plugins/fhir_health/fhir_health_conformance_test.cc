@@ -24,11 +24,13 @@ class FhirHealthConformanceTest : public ::testing::Test {
     ASSERT_FALSE(Samples().empty()) << "ACCORD_SOURCE_DIR is not set (run through ctest)";
     ASSERT_TRUE(fs::exists(Samples() / "patient-example.json"))
         << "the samples folder " << Samples() << " is missing: this conformance test needs ../shared/samples";
-    auto library = plugins::PluginLibrary::Load(ACCORD_FHIR_HEALTH_PLUGIN, *plugins::FileSha256(ACCORD_FHIR_HEALTH_PLUGIN));
+    auto library =
+        plugins::PluginLibrary::Load(ACCORD_FHIR_HEALTH_PLUGIN, *plugins::FileSha256(ACCORD_FHIR_HEALTH_PLUGIN));
     ASSERT_TRUE(library.ok()) << library.status();
     // The samples are only read: records and Task updates both come from the one folder.
-    auto adapter = plugins::LoadedAdapter::Create(
-        *library, "{\"recordsFolder\": \"" + Samples().string() + "\", \"inboundFolder\": \"" + Samples().string() + "\"}");
+    auto adapter =
+        plugins::LoadedAdapter::Create(*library, "{\"recordsFolder\": \"" + Samples().string() +
+                                                     "\", \"inboundFolder\": \"" + Samples().string() + "\"}");
     ASSERT_TRUE(adapter.ok()) << adapter.status();
     adapter_ = std::move(*adapter);
   }

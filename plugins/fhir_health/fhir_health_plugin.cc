@@ -126,7 +126,8 @@ class FhirHealthAdapter : public sdk::Adapter {
     const std::string nhs = Compact(request.identifiers().nhs_number());
     const auto& demo = request.demographics();
     if (nhs.empty() && (demo.family_name().empty() || demo.birth_date().empty())) {
-      return absl::InvalidArgumentError("an NHS number, or a family name and date of birth, is needed to find a patient");
+      return absl::InvalidArgumentError(
+          "an NHS number, or a family name and date of birth, is needed to find a patient");
     }
     for (const auto& [id, patient] : (*snapshot)->data.patients) {
       const auto& identity = patient.identity;
@@ -191,8 +192,9 @@ class FhirHealthAdapter : public sdk::Adapter {
     response->set_external_id(absl::StrCat("ServiceRequest/", id));
     std::error_code ec;
     if (fs::exists(file, ec)) return absl::OkStatus();  // delivered before: nothing new
-    const fs::path temp = fs::path(config_.outbound_folder()) / absl::StrCat(".referral-", id, ".", getpid(), ".",
-                                                                             std::hash<std::thread::id>()(std::this_thread::get_id()), ".tmp");
+    const fs::path temp = fs::path(config_.outbound_folder()) /
+                          absl::StrCat(".referral-", id, ".", getpid(), ".",
+                                       std::hash<std::thread::id>()(std::this_thread::get_id()), ".tmp");
     {
       std::ofstream out(temp, std::ios::trunc | std::ios::binary);
       out << ReferralBundle(request.referral());
@@ -241,8 +243,8 @@ class FhirHealthAdapter : public sdk::Adapter {
       }
       detail = absl::StrCat((*snapshot)->data.patients.size(), " patients");
       if (!(*snapshot)->data.problems.empty()) {
-        absl::StrAppend(&detail, "; ", (*snapshot)->data.problems.size(), " problems in the FHIR files, first: ",
-                        (*snapshot)->data.problems.front());
+        absl::StrAppend(&detail, "; ", (*snapshot)->data.problems.size(),
+                        " problems in the FHIR files, first: ", (*snapshot)->data.problems.front());
       }
     }
     {
@@ -259,11 +261,13 @@ class FhirHealthAdapter : public sdk::Adapter {
 
  private:
   explicit FhirHealthAdapter(v1::FhirHealthConfig config)
-      : config_(std::move(config)), extra_codes_(config_.mental_health_snomed_codes().begin(),
-                                                 config_.mental_health_snomed_codes().end()) {}
+      : config_(std::move(config)),
+        extra_codes_(config_.mental_health_snomed_codes().begin(), config_.mental_health_snomed_codes().end()) {}
 
   bool HasRecords() const { return !config_.records_folder().empty() || !config_.bundle_file().empty(); }
-  int64_t MaxFileBytes() const { return config_.max_file_bytes() > 0 ? config_.max_file_bytes() : kDefaultMaxFileBytes; }
+  int64_t MaxFileBytes() const {
+    return config_.max_file_bytes() > 0 ? config_.max_file_bytes() : kDefaultMaxFileBytes;
+  }
 
   void Report(const std::vector<std::string>& problems) {
     if (problems.empty()) return;

@@ -26,7 +26,8 @@ json Patient(const std::string& id, const std::string& nhs, const std::string& f
                                 {{"use", "official"}, {"family", family}, {"given", {"Jordan", "Lee"}}}})},
           {"gender", "male"},
           {"birthDate", birth},
-          {"address", json::array({{{"use", "home"}, {"line", {"14 Mill Lane"}}, {"city", "Leeds"}, {"postalCode", "LS6 2AB"}}})}};
+          {"address",
+           json::array({{{"use", "home"}, {"line", {"14 Mill Lane"}}, {"city", "Leeds"}, {"postalCode", "LS6 2AB"}}})}};
 }
 
 json Condition(const std::string& id, const std::string& patient, const std::string& system, const std::string& code,
@@ -60,19 +61,22 @@ TEST(FhirResourcesTest, NhsNumbersAreCheckedByModulus11) {
 
 TEST(FhirResourcesTest, ReadsAPatientAndSortsConditionsIntoHealthAndMentalHealth) {
   FhirData data;
-  json bundle = Bundle({Patient("p1", "943 476 5919"),
-                        Condition("c1", "p1", "http://hl7.org/fhir/sid/icd-10", "F32.1", "Moderate depressive episode"),
-                        Condition("c2", "p1", "http://snomed.info/sct", "197480006", "Anxiety disorder"),
-                        Condition("c3", "p1", "http://snomed.info/sct", "195967001", "Asthma"),
-                        Condition("c4", "p1", "http://snomed.info/sct", "1234", "Something",
-                                  json::array({{{"text", "Mental health problem list"}}})),
-                        {{"resourceType", "Observation"},
-                         {"id", "o1"},
-                         {"status", "final"},
-                         {"code", {{"coding", json::array({{{"system", "http://loinc.org"}, {"code", "29463-7"}, {"display", "Body weight"}}})}}},
-                         {"subject", {{"reference", "Patient/p1"}}},
-                         {"effectiveDateTime", "2025-02-01T10:00:00Z"},
-                         {"valueQuantity", {{"value", 41.5}, {"unit", "kg"}}}}});
+  json bundle =
+      Bundle({Patient("p1", "943 476 5919"),
+              Condition("c1", "p1", "http://hl7.org/fhir/sid/icd-10", "F32.1", "Moderate depressive episode"),
+              Condition("c2", "p1", "http://snomed.info/sct", "197480006", "Anxiety disorder"),
+              Condition("c3", "p1", "http://snomed.info/sct", "195967001", "Asthma"),
+              Condition("c4", "p1", "http://snomed.info/sct", "1234", "Something",
+                        json::array({{{"text", "Mental health problem list"}}})),
+              {{"resourceType", "Observation"},
+               {"id", "o1"},
+               {"status", "final"},
+               {"code",
+                {{"coding",
+                  json::array({{{"system", "http://loinc.org"}, {"code", "29463-7"}, {"display", "Body weight"}}})}}},
+               {"subject", {{"reference", "Patient/p1"}}},
+               {"effectiveDateTime", "2025-02-01T10:00:00Z"},
+               {"valueQuantity", {{"value", 41.5}, {"unit", "kg"}}}}});
   ReadFhirDocument(bundle.dump(), "bundle.json", kNoExtra, &data);
   EXPECT_TRUE(data.problems.empty()) << data.problems.front();
   ASSERT_EQ(data.patients.count("p1"), 1u);
@@ -99,7 +103,8 @@ TEST(FhirResourcesTest, ReadsAPatientAndSortsConditionsIntoHealthAndMentalHealth
 
 TEST(FhirResourcesTest, ConfiguredSnomedCodesCountAsMentalHealth) {
   FhirData data;
-  ReadFhirDocument(Condition("c", "p", "http://snomed.info/sct", "1234", "Local code").dump(), "c.json", {"1234"}, &data);
+  ReadFhirDocument(Condition("c", "p", "http://snomed.info/sct", "1234", "Local code").dump(), "c.json", {"1234"},
+                   &data);
   ASSERT_EQ(data.clinical.size(), 1u);
   EXPECT_EQ(data.clinical.begin()->second.data_category(), accord::v1::DATA_CATEGORY_MENTAL_HEALTH);
 }
@@ -133,8 +138,11 @@ TEST(FhirResourcesTest, BadResourcesAreReportedOneByOneAndTheRestKept) {
 
 TEST(FhirResourcesTest, OnlyABlanketActiveDenyConsentIsDissent) {
   FhirData data;
-  json deny = {{"resourceType", "Consent"}, {"id", "k1"}, {"status", "active"},
-               {"patient", {{"reference", "Patient/p1"}}}, {"provision", {{"type", "deny"}}}};
+  json deny = {{"resourceType", "Consent"},
+               {"id", "k1"},
+               {"status", "active"},
+               {"patient", {{"reference", "Patient/p1"}}},
+               {"provision", {{"type", "deny"}}}};
   json narrow = deny;
   narrow["id"] = "k2";
   narrow["patient"]["reference"] = "Patient/p2";
@@ -184,8 +192,12 @@ TEST(FhirResourcesTest, AReferralIsAServiceRequestAndATaskThatPointsAtIt) {
 
 TEST(FhirResourcesTest, TaskStatusesBecomeReferralStates) {
   auto task = [](const std::string& id, const std::string& status, const std::string& focus) {
-    return json{{"resourceType", "Task"}, {"id", id}, {"status", status}, {"intent", "order"},
-                {"focus", {{"reference", focus}}}, {"statusReason", {{"text", "because " + status}}},
+    return json{{"resourceType", "Task"},
+                {"id", id},
+                {"status", status},
+                {"intent", "order"},
+                {"focus", {{"reference", focus}}},
+                {"statusReason", {{"text", "because " + status}}},
                 {"lastModified", "2025-05-01T09:00:00+01:00"}};
   };
   std::vector<std::string> problems;
@@ -223,13 +235,15 @@ class FhirHealthPluginTest : public ::testing::Test {
   void Write(const std::string& path, const std::string& content) { std::ofstream(root_ / path) << content; }
 
   std::unique_ptr<plugins::LoadedAdapter> Load() {
-    auto library = plugins::PluginLibrary::Load(ACCORD_FHIR_HEALTH_PLUGIN, *plugins::FileSha256(ACCORD_FHIR_HEALTH_PLUGIN));
+    auto library =
+        plugins::PluginLibrary::Load(ACCORD_FHIR_HEALTH_PLUGIN, *plugins::FileSha256(ACCORD_FHIR_HEALTH_PLUGIN));
     EXPECT_TRUE(library.ok()) << library.status();
     if (!library.ok()) return nullptr;
-    const std::string config = json{{"recordsFolder", (root_ / "records").string()},
-                                    {"outboundFolder", (root_ / "out").string()},
-                                    {"inboundFolder", (root_ / "in").string()}}
-                                   .dump();
+    const std::string config = json{
+        {"recordsFolder", (root_ / "records").string()},
+        {"outboundFolder", (root_ / "out").string()},
+        {"inboundFolder",
+         (root_ / "in").string()}}.dump();
     auto adapter = plugins::LoadedAdapter::Create(*library, config);
     EXPECT_TRUE(adapter.ok()) << adapter.status();
     return adapter.ok() ? std::move(*adapter) : nullptr;
@@ -301,8 +315,11 @@ TEST_F(FhirHealthPluginTest, RecordedDissentWithholdsThePatientsRecords) {
   fetch.set_local_id("p1");
   fetch.add_data_categories(accord::v1::DATA_CATEGORY_IDENTITY);
   ASSERT_TRUE(Call<plugin::v1::FetchRecordsResponse>(*adapter, plugin::v1::METHOD_FETCH_RECORDS, fetch).ok());
-  Write("records/b.json", json{{"resourceType", "Consent"}, {"id", "k1"}, {"status", "active"},
-                               {"patient", {{"reference", "Patient/p1"}}}, {"provision", {{"type", "deny"}}}}
+  Write("records/b.json", json{{"resourceType", "Consent"},
+                               {"id", "k1"},
+                               {"status", "active"},
+                               {"patient", {{"reference", "Patient/p1"}}},
+                               {"provision", {{"type", "deny"}}}}
                               .dump());
   auto refused = Call<plugin::v1::FetchRecordsResponse>(*adapter, plugin::v1::METHOD_FETCH_RECORDS, fetch);
   ASSERT_EQ(refused.status().code(), absl::StatusCode::kPermissionDenied);
@@ -328,8 +345,9 @@ TEST_F(FhirHealthPluginTest, DeliversAReferralOnceAndReadsItsTaskBack) {
   EXPECT_EQ(std::distance(fs::directory_iterator(root_ / "out"), fs::directory_iterator()), 1);  // no temp files
 
   deliver.mutable_referral()->set_name("referrals/../../etc");
-  EXPECT_EQ(Call<plugin::v1::DeliverReferralResponse>(*adapter, plugin::v1::METHOD_DELIVER_REFERRAL, deliver).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      Call<plugin::v1::DeliverReferralResponse>(*adapter, plugin::v1::METHOD_DELIVER_REFERRAL, deliver).status().code(),
+      absl::StatusCode::kInvalidArgument);
 
   // The health system takes the Task from our bundle and accepts it.
   std::ifstream in(file);

@@ -291,40 +291,41 @@ std::string ReferralBundle(const accord::v1::Referral& referral) {
   for (const auto& need : referral.needs()) {
     const std::string type(absl::StripPrefix(accord::v1::NeedType_Name(need.type()), "NEED_TYPE_"));
     const std::string level(absl::StripPrefix(accord::v1::LevelOfNeed_Name(need.level()), "LEVEL_OF_NEED_"));
-    reasons.push_back({{"coding", json::array({{{"system", absl::StrCat(kAccordSystem, "need-type")}, {"code", type}}})},
-                       {"text", absl::StrCat(type, " (level ", static_cast<int>(need.level()), " ", level, ")")}});
+    reasons.push_back(
+        {{"coding", json::array({{{"system", absl::StrCat(kAccordSystem, "need-type")}, {"code", type}}})},
+         {"text", absl::StrCat(type, " (level ", static_cast<int>(need.level()), " ", level, ")")}});
   }
   std::string priority = "routine";
   if (referral.urgency() == accord::v1::URGENCY_PRIORITY) priority = "urgent";
   if (referral.urgency() == accord::v1::URGENCY_URGENT) priority = "asap";
   json categories = json::array();
   for (int c : referral.data_categories()) {
-    categories.push_back(std::string(absl::StripPrefix(
-        accord::v1::DataCategory_Name(static_cast<accord::v1::DataCategory>(c)), "DATA_CATEGORY_")));
+    categories.push_back(std::string(
+        absl::StripPrefix(accord::v1::DataCategory_Name(static_cast<accord::v1::DataCategory>(c)), "DATA_CATEGORY_")));
   }
   std::string authored;
   if (referral.has_create_time()) authored = google::protobuf::util::TimeUtil::ToString(referral.create_time());
 
-  json service_request = {{"resourceType", "ServiceRequest"},
-                          {"id", id},
-                          {"identifier", json::array({{{"system", absl::StrCat(kAccordSystem, "referral")},
-                                                       {"value", referral.name()}}})},
-                          {"status", "active"},
-                          {"intent", "order"},
-                          {"priority", priority},
-                          {"subject", Reference("subject", referral.subject())},
-                          {"requester", Reference("partner", referral.referrer())},
-                          {"performer", json::array({Reference("service", referral.service())})},
-                          {"reasonCode", reasons}};
+  json service_request = {
+      {"resourceType", "ServiceRequest"},
+      {"id", id},
+      {"identifier", json::array({{{"system", absl::StrCat(kAccordSystem, "referral")}, {"value", referral.name()}}})},
+      {"status", "active"},
+      {"intent", "order"},
+      {"priority", priority},
+      {"subject", Reference("subject", referral.subject())},
+      {"requester", Reference("partner", referral.referrer())},
+      {"performer", json::array({Reference("service", referral.service())})},
+      {"reasonCode", reasons}};
   if (!referral.background().empty()) service_request["note"] = json::array({{{"text", referral.background()}}});
   if (!authored.empty()) service_request["authoredOn"] = authored;
   json supporting = json::array();
   if (!referral.consent().empty()) supporting.push_back(Reference("consent", referral.consent()));
   if (!supporting.empty()) service_request["supportingInfo"] = supporting;
   if (!categories.empty()) {
-    service_request["extension"] = json::array(
-        {{{"url", absl::StrCat(kAccordSystem, "StructureDefinition/shared-data-categories")},
-          {"valueString", absl::StrJoin(categories.get<std::vector<std::string>>(), " ")}}});
+    service_request["extension"] =
+        json::array({{{"url", absl::StrCat(kAccordSystem, "StructureDefinition/shared-data-categories")},
+                      {"valueString", absl::StrJoin(categories.get<std::vector<std::string>>(), " ")}}});
   }
 
   const std::string task_id = absl::StrCat("task-", id);
@@ -339,14 +340,15 @@ std::string ReferralBundle(const accord::v1::Referral& referral) {
                {"requester", Reference("partner", referral.referrer())}};
   if (!authored.empty()) task["authoredOn"] = authored;
 
-  json bundle = {{"resourceType", "Bundle"},
-                 {"type", "transaction"},
-                 {"entry", json::array({{{"fullUrl", absl::StrCat("urn:accord:ServiceRequest:", id)},
-                                         {"resource", service_request},
-                                         {"request", {{"method", "PUT"}, {"url", absl::StrCat("ServiceRequest/", id)}}}},
-                                        {{"fullUrl", absl::StrCat("urn:accord:Task:", task_id)},
-                                         {"resource", task},
-                                         {"request", {{"method", "PUT"}, {"url", absl::StrCat("Task/", task_id)}}}}})}};
+  json bundle = {
+      {"resourceType", "Bundle"},
+      {"type", "transaction"},
+      {"entry", json::array({{{"fullUrl", absl::StrCat("urn:accord:ServiceRequest:", id)},
+                              {"resource", service_request},
+                              {"request", {{"method", "PUT"}, {"url", absl::StrCat("ServiceRequest/", id)}}}},
+                             {{"fullUrl", absl::StrCat("urn:accord:Task:", task_id)},
+                              {"resource", task},
+                              {"request", {{"method", "PUT"}, {"url", absl::StrCat("Task/", task_id)}}}}})}};
   return bundle.dump(2, ' ', false, json::error_handler_t::replace);
 }
 
@@ -367,7 +369,8 @@ std::vector<plugin::v1::StatusChange> ReadTaskUpdates(absl::string_view text, ab
   for (const json* t : tasks) {
     const std::string where = absl::StrCat(source, ": Task/", Str(*t, "id"));
     if (Str(*t, "resourceType") != "Task") {
-      problems->push_back(absl::StrCat(source, ": a ", Str(*t, "resourceType").empty() ? "non-resource" : Str(*t, "resourceType"),
+      problems->push_back(absl::StrCat(source, ": a ",
+                                       Str(*t, "resourceType").empty() ? "non-resource" : Str(*t, "resourceType"),
                                        " is not a Task update; not applied"));
       continue;
     }

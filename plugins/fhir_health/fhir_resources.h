@@ -46,9 +46,9 @@ inline constexpr absl::string_view kNhsNumberSystem = "https://fhir.nhs.uk/Id/nh
 // Depressive, anxiety, psychotic, bipolar, obsessive-compulsive, post-traumatic stress and eating
 // disorders, ADHD, autism, self-harm, mental disorder (SNOMED CT concept ids).
 inline const std::set<std::string>& MentalHealthSnomedCodes() {
-  static const auto* codes = new std::set<std::string>{
-      "35489007", "197480006", "48694002", "69322001", "13746004", "191736004", "47505003", "72366004",
-      "56882008", "78004001", "406506008", "408856003", "35919005", "248062006", "74732009"};
+  static const auto* codes = new std::set<std::string>{"35489007",  "197480006", "48694002", "69322001",  "13746004",
+                                                       "191736004", "47505003",  "72366004", "56882008",  "78004001",
+                                                       "406506008", "408856003", "35919005", "248062006", "74732009"};
   return *codes;
 }
 

@@ -25,8 +25,10 @@ inline domain::Service ToDomain(const std::string& id, const accord::v1::Service
   d.eligibility.maximum_level = s.eligibility().maximum_level_of_need();
   d.eligibility.description = s.eligibility().description();
   for (const auto& a : s.service_areas()) {
-    d.areas.push_back({a.description(), {a.postcode_prefixes().begin(), a.postcode_prefixes().end()},
-                       {a.local_authorities().begin(), a.local_authorities().end()}, a.uri()});
+    d.areas.push_back({a.description(),
+                       {a.postcode_prefixes().begin(), a.postcode_prefixes().end()},
+                       {a.local_authorities().begin(), a.local_authorities().end()},
+                       a.uri()});
   }
   d.nationwide = s.nationwide();
   for (const auto& c : s.contacts()) d.contacts.push_back({c.name(), c.title(), c.email(), c.phone()});

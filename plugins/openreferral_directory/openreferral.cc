@@ -142,8 +142,9 @@ void ScanWords(const std::string& text, accord::v1::ServiceArea* area) {
     const std::string w(word);
     if (IsLocalAuthority(w)) {
       area->add_local_authorities(w);
-    } else if (w.size() >= 2 && w.size() <= 4 && IsPostcodePrefix(w) &&
-               std::any_of(w.begin(), w.end(), [](char c) { return absl::ascii_isdigit(static_cast<unsigned char>(c)); })) {
+    } else if (w.size() >= 2 && w.size() <= 4 && IsPostcodePrefix(w) && std::any_of(w.begin(), w.end(), [](char c) {
+                 return absl::ascii_isdigit(static_cast<unsigned char>(c));
+               })) {
       area->add_postcode_prefixes(w);  // a district; bare letters in prose are too ambiguous
     }
   }
@@ -207,8 +208,8 @@ class Importer {
     if (!s.is_object()) return leave_out(path, "not a JSON object");
     const std::string id = absl::AsciiStrToLower(Str(s, "id"));
     if (!ValidServiceId(id)) {
-      return leave_out(absl::StrCat(path, ".id"), absl::StrCat("\"", Str(s, "id"), "\" is not a usable service id (",
-                                                               "1-64 of a-z, 0-9 and -)"));
+      return leave_out(absl::StrCat(path, ".id"),
+                       absl::StrCat("\"", Str(s, "id"), "\" is not a usable service id (", "1-64 of a-z, 0-9 and -)"));
     }
     out.set_display_name(Str(s, "name"));
     if (out.display_name().empty()) return leave_out(absl::StrCat(path, ".name"), "no name");
@@ -288,7 +289,8 @@ class Importer {
     }
     const std::string label = absl::StrCat(vocabulary.empty() ? "?" : vocabulary, ":", code, " (", name, ")");
     Note(path, absl::StrCat("taxonomy term ", label, " names no need Accord knows; not used"));
-    if (std::find(result_->unknown_terms.begin(), result_->unknown_terms.end(), label) == result_->unknown_terms.end()) {
+    if (std::find(result_->unknown_terms.begin(), result_->unknown_terms.end(), label) ==
+        result_->unknown_terms.end()) {
       result_->unknown_terms.push_back(label);
     }
   }
@@ -333,7 +335,8 @@ class Importer {
                           " (check them)"));
       }
     }
-    if (e->minimum_level_of_need() > e->maximum_level_of_need()) e->set_minimum_level_of_need(e->maximum_level_of_need());
+    if (e->minimum_level_of_need() > e->maximum_level_of_need())
+      e->set_minimum_level_of_need(e->maximum_level_of_need());
   }
 
   // False when the service is for people above Accord's ages only.
@@ -399,8 +402,8 @@ class Importer {
     }
     if (!listed) {
       Note(path, absl::StrCat("area read from its words: ", absl::StrJoin(area.postcode_prefixes(), ", "),
-                              area.local_authorities().empty() ? "" : " ", absl::StrJoin(area.local_authorities(), ", "),
-                              " (check it)"));
+                              area.local_authorities().empty() ? "" : " ",
+                              absl::StrJoin(area.local_authorities(), ", "), " (check it)"));
     }
     *out->add_service_areas() = std::move(area);
   }
@@ -420,7 +423,8 @@ class Importer {
       }
       bool seen = false;
       for (const auto& have : out->contacts()) {
-        seen = seen || (have.name() == contact.name() && have.title() == contact.title() && have.email() == contact.email());
+        seen = seen ||
+               (have.name() == contact.name() && have.title() == contact.title() && have.email() == contact.email());
       }
       if (seen) continue;
       if (static_cast<size_t>(out->contacts_size()) >= kMaxContacts) {
@@ -483,7 +487,8 @@ std::string ExportServices(const std::vector<ImportedService>& services) {
     const accord::v1::Service& v = s.service;
     json attributes = json::array();
     auto term = [&](absl::string_view vocabulary, const std::string& code, const std::string& name) {
-      attributes.push_back({{"taxonomy_term", {{"code", code}, {"name", name}, {"taxonomy", std::string(vocabulary)}}}});
+      attributes.push_back(
+          {{"taxonomy_term", {{"code", code}, {"name", name}, {"taxonomy", std::string(vocabulary)}}}});
     };
     for (int t : v.eligibility().need_types()) {
       const std::string name = NeedName(static_cast<NeedType>(t));
@@ -505,7 +510,9 @@ std::string ExportServices(const std::vector<ImportedService>& services) {
     for (const auto& a : v.service_areas()) {
       std::vector<std::string> extent(a.postcode_prefixes().begin(), a.postcode_prefixes().end());
       extent.insert(extent.end(), a.local_authorities().begin(), a.local_authorities().end());
-      areas.push_back({{"name", a.description()}, {"extent", absl::StrJoin(extent, ", ")}, {"extent_type", "text"},
+      areas.push_back({{"name", a.description()},
+                       {"extent", absl::StrJoin(extent, ", ")},
+                       {"extent_type", "text"},
                        {"uri", a.uri()}});
     }
     json contacts = json::array();
@@ -535,8 +542,8 @@ std::string ExportServices(const std::vector<ImportedService>& services) {
     contents.push_back(std::move(service));
   }
   const size_t n = contents.size();
-  json page = {{"total_items", n},   {"total_pages", 1},    {"page_number", 1}, {"size", n},
-               {"first_page", true}, {"last_page", true},   {"empty", n == 0},  {"contents", std::move(contents)}};
+  json page = {{"total_items", n},   {"total_pages", 1},  {"page_number", 1}, {"size", n},
+               {"first_page", true}, {"last_page", true}, {"empty", n == 0},  {"contents", std::move(contents)}};
   return page.dump(2, ' ', false, json::error_handler_t::replace);
 }
 

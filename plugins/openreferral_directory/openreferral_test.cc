@@ -16,23 +16,27 @@ namespace {
 using json = nlohmann::json;
 
 json OrukService(const std::string& id) {
-  return {{"id", id},
-          {"name", "Oakfield Young Carers"},
-          {"description", "Breaks, groups and a listening ear for young carers."},
-          {"url", "https://oakfield.example/carers"},
-          {"email", "carers@oakfield.example"},
-          {"status", "active"},
-          {"organization", {{"name", "Oakfield Trust"}, {"url", "https://oakfield.example"}}},
-          {"eligibilitys", json::array({{{"eligibility", "Young carers aged 8 to 18 in Leeds"},
-                                         {"minimum_age", 8}, {"maximum_age", 18}}})},
-          {"service_taxonomys",
-           json::array({{{"taxonomy", {{"id", "t1"}, {"name", "Young Carers"}, {"vocabulary", "esdNeeds"}}}},
-                        {{"taxonomy", {{"id", "t2"}, {"name", "Social isolation"}, {"vocabulary", "esdNeeds"}}}},
-                        {{"taxonomy", {{"id", "t3"}, {"name", "Short breaks"}, {"vocabulary", "esdServiceTypes"}}}}})},
-          {"service_areas", json::array({{{"service_area", "Leeds north and west"}, {"extent", "LS6, ls7 2, E08000035"},
-                                          {"uri", "https://leeds.example/areas/nw"}}})},
-          {"contacts", json::array({{{"name", "Sam Patel"}, {"title", "Coordinator"}, {"email", "sam@oakfield.example"},
-                                     {"phones", json::array({{{"number", "0113 496 0000"}}})}}})}};
+  return {
+      {"id", id},
+      {"name", "Oakfield Young Carers"},
+      {"description", "Breaks, groups and a listening ear for young carers."},
+      {"url", "https://oakfield.example/carers"},
+      {"email", "carers@oakfield.example"},
+      {"status", "active"},
+      {"organization", {{"name", "Oakfield Trust"}, {"url", "https://oakfield.example"}}},
+      {"eligibilitys",
+       json::array({{{"eligibility", "Young carers aged 8 to 18 in Leeds"}, {"minimum_age", 8}, {"maximum_age", 18}}})},
+      {"service_taxonomys",
+       json::array({{{"taxonomy", {{"id", "t1"}, {"name", "Young Carers"}, {"vocabulary", "esdNeeds"}}}},
+                    {{"taxonomy", {{"id", "t2"}, {"name", "Social isolation"}, {"vocabulary", "esdNeeds"}}}},
+                    {{"taxonomy", {{"id", "t3"}, {"name", "Short breaks"}, {"vocabulary", "esdServiceTypes"}}}}})},
+      {"service_areas", json::array({{{"service_area", "Leeds north and west"},
+                                      {"extent", "LS6, ls7 2, E08000035"},
+                                      {"uri", "https://leeds.example/areas/nw"}}})},
+      {"contacts", json::array({{{"name", "Sam Patel"},
+                                 {"title", "Coordinator"},
+                                 {"email", "sam@oakfield.example"},
+                                 {"phones", json::array({{{"number", "0113 496 0000"}}})}}})}};
 }
 
 bool HasIssue(const ImportResult& r, const std::string& path, const std::string& text, bool left_out) {
@@ -72,8 +76,8 @@ TEST(OpenReferralImportTest, MapsAnOrukServiceFieldByField) {
   ASSERT_EQ(s.contacts_size(), 1);
   EXPECT_EQ(s.contacts(0).phone(), "0113 496 0000");
   // The unknown term is reported, with where it is, not dropped silently.
-  EXPECT_TRUE(HasIssue(r, "content[0].service_taxonomys[2].taxonomy",
-                       "taxonomy term esdServiceTypes:t3 (Short breaks)", false))
+  EXPECT_TRUE(
+      HasIssue(r, "content[0].service_taxonomys[2].taxonomy", "taxonomy term esdServiceTypes:t3 (Short breaks)", false))
       << Issues(r);
   EXPECT_EQ(r.unknown_terms, (std::vector<std::string>{"esdServiceTypes:t3 (Short breaks)"}));
 }
@@ -157,8 +161,10 @@ TEST(OpenReferralImportTest, AnExportImportsBackToTheSameServices) {
   EXPECT_TRUE(again.unknown_terms.empty());
   for (size_t k = 0; k < 2; ++k) {
     EXPECT_EQ(again.services[k].service_id, first.services[k].service_id);
-    EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(again.services[k].service, first.services[k].service))
-        << again.services[k].service.DebugString() << "\nvs\n" << first.services[k].service.DebugString();
+    EXPECT_TRUE(
+        google::protobuf::util::MessageDifferencer::Equals(again.services[k].service, first.services[k].service))
+        << again.services[k].service.DebugString() << "\nvs\n"
+        << first.services[k].service.DebugString();
   }
 }
 

@@ -21,7 +21,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(r.line > last);
     last = r.line;
     bool formula = false;
-    for (const auto& f : r.fields) formula = formula || (!f.empty() && (f[0] == '=' || f[0] == '+' || f[0] == '-' || f[0] == '@'));
+    for (const auto& f : r.fields)
+      formula = formula || (!f.empty() && (f[0] == '=' || f[0] == '+' || f[0] == '-' || f[0] == '@'));
     if (formula) continue;  // written with a leading apostrophe on purpose
     accord::csv_dropfolder::CsvTable again = ParseCsv(CsvLine(r.fields));
     FUZZ_CHECK(again.errors.empty());

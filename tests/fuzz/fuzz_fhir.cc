@@ -23,7 +23,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(record.data_category() == accord::v1::DATA_CATEGORY_HEALTH ||
                record.data_category() == accord::v1::DATA_CATEGORY_MENTAL_HEALTH);
     FUZZ_CHECK(record.has_clinical());
-    FUZZ_CHECK(absl::StartsWith(record.source_id(), "Condition/") || absl::StartsWith(record.source_id(), "Observation/"));
+    FUZZ_CHECK(absl::StartsWith(record.source_id(), "Condition/") ||
+               absl::StartsWith(record.source_id(), "Observation/"));
   }
   std::vector<std::string> problems;
   for (const auto& change : accord::fhir_health::ReadTaskUpdates(input, "fuzz.json", &problems)) {

@@ -120,7 +120,8 @@ class ShippedAdaptersTest : public ::testing::Test {
     for (auto c : categories) a->add_data_categories(c);
     a->mutable_valid_until()->set_seconds(absl::ToUnixSeconds(absl::Now() + absl::Hours(24 * 365)));
     v1::CreateSharingAgreementResponse agreed;
-    grpc::Status s = v1::PartnerAdmin::NewStub(hub_.Channel(admin_))->CreateSharingAgreement(Ctx().get(), agree, &agreed);
+    grpc::Status s =
+        v1::PartnerAdmin::NewStub(hub_.Channel(admin_))->CreateSharingAgreement(Ctx().get(), agree, &agreed);
     ASSERT_TRUE(s.ok()) << s.error_message();
   }
 
@@ -194,7 +195,8 @@ TEST_F(ShippedAdaptersTest, RequestRecordsReturnsExactlyTheAllowedCategoriesFrom
     for (const auto& [category, outcome] : outcomes) {
       const bool allow = categories.count(category) > 0;
       EXPECT_EQ(outcome->status(), allow ? v1::CATEGORY_STATUS_RETURNED : v1::CATEGORY_STATUS_REFUSED)
-          << holder << " " << v1::DataCategory_Name(static_cast<v1::DataCategory>(category)) << ": " << outcome->reason();
+          << holder << " " << v1::DataCategory_Name(static_cast<v1::DataCategory>(category)) << ": "
+          << outcome->reason();
     }
     std::set<int> returned;
     for (const auto& r : h.records()) returned.insert(r.data_category());
