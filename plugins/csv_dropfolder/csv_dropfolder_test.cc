@@ -117,6 +117,19 @@ TEST(CsvFormatTest, AFileWithoutTheHeaderIsRejectedRowByRow) {
   EXPECT_EQ(f.rejected[1].line, 2);
 }
 
+TEST(CsvFormatTest, AHugeStatusFileIsReadWholeWithItsBadRowsNamed) {
+  std::string text = "referral_id,status,reason\r\n";
+  constexpr int kRows = 200000;
+  for (int i = 0; i < kRows; ++i) {
+    absl::StrAppend(&text, "r-", i, ",", i % 1000 == 999 ? "unsure" : "accepted", ",\"Row ", i, ", fine\"\r\n");
+  }
+  StatusFile f = ReadStatusCsv(text);
+  EXPECT_EQ(f.changes.size(), static_cast<size_t>(kRows - kRows / 1000));
+  ASSERT_EQ(f.rejected.size(), static_cast<size_t>(kRows / 1000));
+  EXPECT_EQ(f.rejected[0].line, 1001);  // r-999, after the header
+  EXPECT_EQ(f.rejected.back().line, kRows + 1);
+}
+
 accord::v1::Referral SampleReferral(const std::string& id) {
   accord::v1::Referral r;
   r.set_name("referrals/" + id);

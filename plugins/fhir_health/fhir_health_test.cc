@@ -156,6 +156,23 @@ TEST(FhirResourcesTest, OnlyABlanketActiveDenyConsentIsDissent) {
   EXPECT_EQ(data.dissent["p1"], "Consent/k1");
 }
 
+TEST(FhirResourcesTest, AHugeBundleIsReadWhole) {
+  std::vector<json> resources;
+  constexpr int kPatients = 20000;
+  for (int i = 0; i < kPatients; ++i) {
+    const std::string id = "p" + std::to_string(i);
+    resources.push_back(Patient(id, "9434765919"));
+    resources.push_back(Condition("c" + std::to_string(i), id, "http://snomed.info/sct", "195967001", "Asthma"));
+  }
+  const std::string text = Bundle(std::move(resources)).dump();
+  ASSERT_GT(text.size(), 10u << 20);
+  FhirData data;
+  ReadFhirDocument(text, "big.json", kNoExtra, &data);
+  EXPECT_EQ(data.patients.size(), static_cast<size_t>(kPatients));
+  EXPECT_EQ(data.clinical.size(), static_cast<size_t>(kPatients));
+  EXPECT_TRUE(data.problems.empty());
+}
+
 accord::v1::Referral SampleReferral(const std::string& id) {
   accord::v1::Referral r;
   r.set_name("referrals/" + id);

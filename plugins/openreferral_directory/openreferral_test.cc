@@ -137,6 +137,24 @@ TEST(OpenReferralImportTest, ADefaultAreaStandsInWhenGivenAndWordsAreReadWhenNoT
   EXPECT_TRUE(HasIssue(r, "service.description", "read from the service's words", false));
 }
 
+TEST(OpenReferralImportTest, AHugeFileIsImportedWithProgress) {
+  json contents = json::array();
+  constexpr size_t kServices = 5000;
+  for (size_t i = 0; i < kServices; ++i) contents.push_back(OrukService("svc-" + std::to_string(i)));
+  ImportOptions options;
+  size_t last = 0, calls = 0;
+  options.progress = [&](size_t done, size_t total) {
+    EXPECT_EQ(total, kServices);
+    EXPECT_EQ(done, last + 1);
+    last = done;
+    ++calls;
+  };
+  ImportResult r = ImportServices(json({{"contents", contents}}).dump(), options);
+  EXPECT_EQ(r.services.size(), kServices);
+  EXPECT_EQ(calls, kServices);
+  EXPECT_EQ(r.unknown_terms.size(), 1u);  // the same unknown term, listed once
+}
+
 TEST(OpenReferralImportTest, NotJsonOrNoServicesIsOneIssue) {
   ImportResult a = ImportServices("{\"contents\": [");
   EXPECT_TRUE(a.services.empty());
