@@ -261,8 +261,13 @@ class FhirHealthAdapter : public sdk::Adapter {
 
  private:
   explicit FhirHealthAdapter(v1::FhirHealthConfig config)
-      : config_(std::move(config)),
-        extra_codes_(config_.mental_health_snomed_codes().begin(), config_.mental_health_snomed_codes().end()) {}
+      : config_(std::move(config)), extra_codes_(ExtraCodes(config_)) {}
+
+  static std::set<std::string> ExtraCodes(const v1::FhirHealthConfig& config) {
+    std::set<std::string> codes(config.mental_health_snomed_codes().begin(), config.mental_health_snomed_codes().end());
+    codes.insert(config.mental_health_loinc_codes().begin(), config.mental_health_loinc_codes().end());
+    return codes;
+  }
 
   bool HasRecords() const { return !config_.records_folder().empty() || !config_.bundle_file().empty(); }
   int64_t MaxFileBytes() const {

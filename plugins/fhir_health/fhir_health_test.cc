@@ -101,6 +101,25 @@ TEST(FhirResourcesTest, ReadsAPatientAndSortsConditionsIntoHealthAndMentalHealth
   }
 }
 
+TEST(FhirResourcesTest, MentalHealthQuestionnaireScoresAreMentalHealth) {
+  FhirData data;
+  json phq9 = {{"resourceType", "Observation"},
+               {"id", "o-phq9"},
+               {"status", "final"},
+               {"code", {{"coding", json::array({{{"system", "http://loinc.org"}, {"code", "44261-6"}}})}}},
+               {"subject", {{"reference", "Patient/p1"}}},
+               {"valueInteger", 14}};
+  json weight = phq9;
+  weight["id"] = "o-weight";
+  weight["code"]["coding"][0]["code"] = "29463-7";
+  ReadFhirDocument(Bundle({phq9, weight}).dump(), "obs.json", kNoExtra, &data);
+  std::map<std::string, accord::v1::Record> by_id;
+  for (const auto& [patient, r] : data.clinical) by_id[r.source_id()] = r;
+  EXPECT_EQ(by_id["Observation/o-phq9"].data_category(), accord::v1::DATA_CATEGORY_MENTAL_HEALTH);
+  EXPECT_EQ(by_id["Observation/o-phq9"].clinical().value(), "14");
+  EXPECT_EQ(by_id["Observation/o-weight"].data_category(), accord::v1::DATA_CATEGORY_HEALTH);
+}
+
 TEST(FhirResourcesTest, ConfiguredSnomedCodesCountAsMentalHealth) {
   FhirData data;
   ReadFhirDocument(Condition("c", "p", "http://snomed.info/sct", "1234", "Local code").dump(), "c.json", {"1234"},

@@ -59,6 +59,7 @@ bool IsMentalHealthConcept(const json& codeable, const std::set<std::string>& ex
     const std::string code = Str(*c, "code");
     if (absl::StrContains(system, "icd-10") && !code.empty() && absl::ascii_toupper(code[0]) == 'F') return true;
     if (system == "http://snomed.info/sct" && (MentalHealthSnomedCodes().count(code) || extra.count(code))) return true;
+    if (system == "http://loinc.org" && (MentalHealthLoincCodes().count(code) || extra.count(code))) return true;
   }
   return false;
 }

@@ -10,7 +10,8 @@
 // Mental health. A Condition or Observation is MENTAL_HEALTH when any of its codes is
 //  - ICD-10 chapter V (mental and behavioural disorders): a code starting "F" in a system whose
 //    URI contains "icd-10";
-//  - one of the SNOMED CT codes in kMentalHealthSnomedCodes, or one added by configuration;
+//  - one of the SNOMED CT concepts in MentalHealthSnomedCodes() or LOINC codes (questionnaires
+//    such as PHQ-9 and GAD-7) in MentalHealthLoincCodes(), or a code added by configuration;
 //  - or its category is coded or worded "mental health" / "mental-health".
 // Everything else is HEALTH. The rule is deliberately inclusive: a mental health record wrongly
 // called HEALTH would be shared under the weaker category.
@@ -52,6 +53,13 @@ inline const std::set<std::string>& MentalHealthSnomedCodes() {
   return *codes;
 }
 
+// PHQ-9 and PHQ-2 depression and GAD-7 anxiety questionnaires, panels and total scores (LOINC).
+inline const std::set<std::string>& MentalHealthLoincCodes() {
+  static const auto* codes =
+      new std::set<std::string>{"44249-1", "44261-6", "55757-9", "55758-7", "69737-5", "70274-6"};
+  return *codes;
+}
+
 struct FhirPatient {
   std::string id;
   // Validated, digits only; empty when absent or invalid.
@@ -70,6 +78,8 @@ struct FhirData {
 };
 
 // Adds the resources of one document to `data`. `source` names it in problems.
+// `extra_mental_health_codes`: SNOMED CT or LOINC codes counted as mental health besides the
+// built-in ones.
 void ReadFhirDocument(absl::string_view json, absl::string_view source,
                       const std::set<std::string>& extra_mental_health_codes, FhirData* data);
 
