@@ -1,6 +1,7 @@
-# The fuzz targets as ctest entries of the MAIN build (fuzz.identifiers, fuzz.matching; label
-# "fuzz"). The binaries come from the separate clang project in this folder, built by
-# scripts/fuzz-build.sh into <build>/fuzz; a missing binary fails the test (it never skips).
+# The fuzz targets as ctest entries of the MAIN build (fuzz.identifiers, fuzz.matching, and the
+# shipped adapters' parsers fuzz.ctf, fuzz.fhir, fuzz.csv, fuzz.openreferral; label "fuzz"). The
+# binaries come from the separate clang project in this folder, built by scripts/fuzz-build.sh into
+# <build>/fuzz; a missing binary fails the test (it never skips).
 #
 # This one file has two modes:
 #  - included from tests/CMakeLists.txt: registers the tests;
@@ -52,3 +53,7 @@ endfunction()
 
 accord_fuzz_test(identifiers fuzz_identifiers 128)
 accord_fuzz_test(matching fuzz_matching 512)
+accord_fuzz_test(ctf fuzz_ctf 65536)
+accord_fuzz_test(fhir fuzz_fhir 65536)
+accord_fuzz_test(csv fuzz_csv 8192)
+accord_fuzz_test(openreferral fuzz_openreferral 65536)
