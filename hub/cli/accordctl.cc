@@ -27,6 +27,8 @@
 #include "hub/audit/merkle.h"
 #include "hub/audit/tree_head.h"
 #include "hub/cli/flags.h"
+#include "hub/domain/outbox.h"
+#include "hub/domain/referral.h"
 #include "hub/domain/validation.h"
 #include "hub/security/ca.h"
 #include "hub/security/files.h"
@@ -64,6 +66,13 @@ Subjects (on the hub's data directory):
       The retention sweep: erases, as above, every child whose retention period (hub.json
       "retention", per data category, counted from the last sharing event that used it) has
       ended by now or by --as-of. --dry-run lists them with their dates and erases nothing.
+
+The referral outbox (on the hub's data directory; the running hub picks changes up):
+  outbox list --data-dir DIR [--state PENDING|DELIVERED|DEAD|CANCELLED|SKIPPED]
+      Referral deliveries to partners' systems through their plugins: state, attempts, the
+      next attempt, the last error.
+  outbox redrive --data-dir DIR --id ITEM
+      Puts a dead-lettered (DEAD) delivery back in the queue, due now, its attempts reset.
 
 A running hub (over mTLS, as the partner whose credentials bundle is given):
   hub status --bundle BUNDLE_DIR [--address HOST:PORT]
@@ -603,6 +612,65 @@ absl::Status SubjectErase(const Flags& flags) {
   return absl::OkStatus();
 }
 
+// ---- The referral outbox ------------------------------------------------------------------
+
+void PrintOutboxItem(const store::OutboxItem& item) {
+  std::cout << "  " << item.id << "  " << domain::OutboxStateName(item.state) << "  " << domain::ReferralName(item.inbox.referral_id)
+            << " → partners/" << item.inbox.partner_id << "  attempts " << item.attempts;
+  if (item.state == domain::OutboxState::kPending) {
+    std::cout << ", next " << absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", item.next_attempt, absl::UTCTimeZone());
+  }
+  if (!item.external_id.empty()) std::cout << ", their id " << item.external_id;
+  if (!item.last_error.empty()) std::cout << "\n      " << item.last_error;
+  std::cout << "\n";
+}
+
+absl::Status OutboxList(const Flags& flags) {
+  auto layout = DataDir(flags);
+  if (!layout.ok()) return layout.status();
+  std::optional<domain::OutboxState> state;
+  if (flags.Has("state")) {
+    domain::OutboxState parsed;
+    if (!domain::ParseOutboxState(flags.Get("state"), &parsed)) {
+      return absl::InvalidArgumentError(absl::StrCat("--state: unknown state \"", flags.Get("state"),
+                                                     "\" (PENDING, DELIVERED, DEAD, CANCELLED, SKIPPED)"));
+    }
+    state = parsed;
+  }
+  auto store = OpenStore(*layout);
+  if (!store.ok()) return store.status();
+  int count = 0;
+  for (int64_t after = 0;;) {
+    auto page = (*store)->ListOutbox(state, after, 500);
+    if (!page.ok()) return page.status();
+    for (const store::OutboxItem& item : *page) PrintOutboxItem(item);
+    count += static_cast<int>(page->size());
+    if (page->size() < 500) break;
+    after = page->back().id;
+  }
+  std::cout << count << (count == 1 ? " delivery" : " deliveries")
+            << (state ? absl::StrCat(" ", domain::OutboxStateName(*state)) : std::string()) << "\n";
+  return absl::OkStatus();
+}
+
+absl::Status OutboxRedrive(const Flags& flags) {
+  auto layout = DataDir(flags);
+  if (!layout.ok()) return layout.status();
+  auto id_text = flags.Require("id");
+  if (!id_text.ok()) return id_text.status();
+  int64_t id = 0;
+  if (!absl::SimpleAtoi(*id_text, &id) || id <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat("--id: \"", *id_text, "\" is not an outbox item number"));
+  }
+  auto store = OpenStore(*layout);
+  if (!store.ok()) return store.status();
+  auto item = (*store)->RedriveOutboxItem(id);
+  if (!item.ok()) return item.status();
+  std::cout << "Outbox item " << id << " is PENDING again, due now:\n";
+  PrintOutboxItem(*item);
+  return absl::OkStatus();
+}
+
 // ---- The sharing log ----------------------------------------------------------------------
 
 absl::StatusOr<audit::VerifyingKey> LoadPublicKey(const std::string& file) {
@@ -1000,6 +1068,8 @@ int RunAccordctl(int argc, char** argv) {
       {"agreement list", {{"bundle", "address"}, AgreementList}},
       {"consent verify-receipt", {{"public-key"}, ConsentVerifyReceipt}},
       {"subject erase", {{"data-dir", "id", "reason", "expired", "dry-run", "as-of"}, SubjectErase}},
+      {"outbox list", {{"data-dir", "state"}, OutboxList}},
+      {"outbox redrive", {{"data-dir", "id"}, OutboxRedrive}},
       {"audit export", {{"bundle", "address", "out"}, AuditExport}},
       {"audit tree-head", {{"bundle", "address", "out"}, AuditTreeHead}},
       {"audit verify", {{"data-dir", "public-key", "tree-head", "event"}, AuditVerify}},

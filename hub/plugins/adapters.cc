@@ -44,6 +44,8 @@ absl::string_view AdapterStateName(AdapterState state) {
 
 namespace {
 
+constexpr absl::Duration kStopGrace = absl::Seconds(2);
+
 absl::Status Unavailable(const std::string& partner_id, AdapterState state, const std::string& detail) {
   return absl::UnavailableError(absl::StrCat("the record system of partner ", partner_id, " is ",
                                              AdapterStateName(state), detail.empty() ? "" : ": ", detail));
@@ -113,6 +115,10 @@ class IsolatedAdapter final : public PartnerAdapter {
       absl::MutexLock lock(&mu_);
       stopping_ = true;
       if (pid_ > 0) kill(pid_, SIGTERM);
+      // A host that does not stop within the grace is killed.
+      if (!mu_.AwaitWithTimeout(absl::Condition(this, &IsolatedAdapter::StoppedLocked), kStopGrace) && pid_ > 0) {
+        kill(pid_, SIGKILL);
+      }
     }
     supervisor_.join();
   }
@@ -143,6 +149,11 @@ class IsolatedAdapter final : public PartnerAdapter {
     req.set_request(request);
     plugin::v1::InvokeResponse resp;
     grpc::Status s = stub->Invoke(&ctx, req, &resp);
+    if (s.ok() && resp.code() != 0) {
+      const bool known = resp.code() > 0 && resp.code() <= static_cast<int32_t>(absl::StatusCode::kUnauthenticated);
+      return absl::Status(known ? static_cast<absl::StatusCode>(resp.code()) : absl::StatusCode::kInternal,
+                          resp.message());
+    }
     if (s.ok()) return std::move(*resp.mutable_response());
     if (s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
       if (own_binds) {
@@ -175,6 +186,8 @@ class IsolatedAdapter final : public PartnerAdapter {
     }
     if (listener_) listener_(settings_.partner_id, state, detail);
   }
+
+  bool StoppedLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return state_ == AdapterState::kStopped; }
 
   bool Stopping() {
     absl::MutexLock lock(&mu_);
@@ -249,6 +262,10 @@ class IsolatedAdapter final : public PartnerAdapter {
     pid_t pid = fork();
     if (pid == 0) {
       prctl(PR_SET_PDEATHSIG, SIGKILL);  // dies with the hub: no orphans
+      // The hub's threads block the signals it waits for; the host starts with none blocked.
+      sigset_t none;
+      sigemptyset(&none);
+      sigprocmask(SIG_SETMASK, &none, nullptr);
       if (getppid() != parent) _exit(1);
       dup2(ready[1], 3);
       dup2(log_fd, 1);

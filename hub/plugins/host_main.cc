@@ -32,10 +32,12 @@ class HostService final : public plugin::v1::PluginHost::Service {
   grpc::Status Invoke(grpc::ServerContext*, const plugin::v1::InvokeRequest* req,
                       plugin::v1::InvokeResponse* resp) override {
     absl::StatusOr<std::string> out = adapter_.Call(req->method(), req->request());
-    if (!out.ok()) {
-      return grpc::Status(static_cast<grpc::StatusCode>(out.status().code()), std::string(out.status().message()));
+    if (out.ok()) {
+      resp->set_response(std::move(*out));
+    } else {
+      resp->set_code(static_cast<int32_t>(out.status().code()));
+      resp->set_message(std::string(out.status().message()));
     }
-    resp->set_response(std::move(*out));
     return grpc::Status::OK;
   }
 

@@ -119,6 +119,13 @@ absl::StatusOr<config::v1::HubConfig> ValidateConfig(config::v1::HubConfig c, co
     if (p->start_timeout_ms() == 0) p->set_start_timeout_ms(10000);
     if (p->restart_initial_backoff_ms() == 0) p->set_restart_initial_backoff_ms(200);
     if (p->restart_max_backoff_ms() == 0) p->set_restart_max_backoff_ms(30000);
+    if (p->outbox_max_attempts() == 0) p->set_outbox_max_attempts(10);
+    if (p->outbox_initial_backoff_ms() == 0) p->set_outbox_initial_backoff_ms(1000);
+    if (p->outbox_max_backoff_ms() == 0) p->set_outbox_max_backoff_ms(300000);
+    if (p->status_poll_interval_ms() == 0) p->set_status_poll_interval_ms(5000);
+    if (p->outbox_max_backoff_ms() < p->outbox_initial_backoff_ms()) {
+      return Invalid(absl::StrCat(field, ".outbox_max_backoff_ms"), "must be at least outbox_initial_backoff_ms");
+    }
     if (p->restart_max_backoff_ms() < p->restart_initial_backoff_ms()) {
       return Invalid(absl::StrCat(field, ".restart_max_backoff_ms"), "must be at least restart_initial_backoff_ms");
     }

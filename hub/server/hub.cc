@@ -27,6 +27,7 @@
 #include "hub/server/directory_service.h"
 #include "hub/server/referral_service.h"
 #include "hub/server/partner_admin_service.h"
+#include "hub/server/outbox.h"
 #include "hub/server/record_service.h"
 #include "hub/server/subject_service.h"
 #include "hub/store/store.h"
@@ -93,6 +94,7 @@ struct Hub::Parts {
   std::unique_ptr<RecordService> records;
   std::unique_ptr<DirectoryService> directory;
   std::unique_ptr<ReferralService> referrals;
+  std::unique_ptr<Outbox> outbox;
   std::unique_ptr<grpc::Server> server;
   int port = 0;
   bool stopped = false;
@@ -108,6 +110,7 @@ Hub::~Hub() {
   parts_->subjects.reset();
   parts_->consents.reset();
   parts_->audit.reset();
+  parts_->outbox.reset();  // before the referral service and the adapters it drives
   parts_->records.reset();
   parts_->adapters.reset();  // stops every plugin host
   parts_->directory.reset();
@@ -225,6 +228,18 @@ absl::StatusOr<std::unique_ptr<Hub>> Hub::Start(const config::v1::HubConfig& con
       !s.ok()) {
     return s;
   }
+  std::vector<Outbox::PartnerSettings> outbox;
+  for (const config::v1::Plugin& p : config.plugins()) {
+    Outbox::PartnerSettings o;
+    o.partner_id = p.partner();
+    o.policy.max_attempts = static_cast<int>(p.outbox_max_attempts());
+    o.policy.initial_backoff = absl::Milliseconds(p.outbox_initial_backoff_ms());
+    o.policy.max_backoff = absl::Milliseconds(p.outbox_max_backoff_ms());
+    o.call_timeout = absl::Milliseconds(p.call_timeout_ms());
+    o.poll_interval = absl::Milliseconds(p.status_poll_interval_ms());
+    outbox.push_back(std::move(o));
+  }
+  parts->outbox = std::make_unique<Outbox>(*parts->store, *parts->referrals, *parts->adapters, std::move(outbox));
   log::Info("hub_serving", {{"address", dial}, {"port", parts->port}, {"data_dir", config.data_dir()}});
   return std::unique_ptr<Hub>(new Hub(std::move(parts)));
 }

@@ -736,6 +736,17 @@ grpc::ServerUnaryReactor* ReferralService::GetOutcomeReport(grpc::CallbackServer
 
 // WatchInbox ---------------------------------------------------------------------------------------
 
+absl::StatusOr<v1::WatchInboxResponse> ReferralService::DeliverFor(const domain::Partner& provider,
+                                                                  const store::InboxItem& item) {
+  return Deliver(security::Caller{provider, "outbox"}, item);
+}
+
+absl::StatusOr<v1::Referral> ReferralService::ChangeFor(const domain::Partner& provider,
+                                                        const std::string& referral_name,
+                                                        domain::ReferralChange change, const char* method) {
+  return DoChange(security::Caller{provider, "outbox"}, referral_name, std::move(change), method);
+}
+
 absl::StatusOr<v1::WatchInboxResponse> ReferralService::Deliver(const security::Caller& caller,
                                                                const store::InboxItem& item) {
   v1::WatchInboxResponse out;

@@ -61,6 +61,13 @@ class ReferralService final : public v1::ReferralService::CallbackService {
   // server shuts down so it need not wait out its grace period for them.
   void Shutdown();
 
+  // For the delivery outbox, acting for `provider`, whose system is reached through its plugin:
+  // the inbox item as the provider receives it now (decided again and logged, as WatchInbox
+  // does), and a change made in the provider's own system (as the RPCs make it).
+  absl::StatusOr<v1::WatchInboxResponse> DeliverFor(const domain::Partner& provider, const store::InboxItem& item);
+  absl::StatusOr<v1::Referral> ChangeFor(const domain::Partner& provider, const std::string& referral_name,
+                                         domain::ReferralChange change, const char* method);
+
   grpc::ServerUnaryReactor* SubmitReferral(grpc::CallbackServerContext* ctx, const v1::SubmitReferralRequest* req,
                                            v1::SubmitReferralResponse* resp) override;
   grpc::ServerUnaryReactor* GetReferral(grpc::CallbackServerContext* ctx, const v1::GetReferralRequest* req,

@@ -3,7 +3,11 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <set>
 #include <stdexcept>
 #include <thread>
@@ -47,6 +51,49 @@ class FixtureAdapter : public sdk::Adapter {
                              request.demographics().birth_date() == p.birth_date() && !p.birth_date().empty();
       if (by_nhs || by_demographics) response->add_matches()->set_local_id(p.local_id());
     }
+    return absl::OkStatus();
+  }
+
+  absl::Status DeliverReferral(const plugin::v1::DeliverReferralRequest& request,
+                               plugin::v1::DeliverReferralResponse* response) override {
+    if (config_.deliveries_folder().empty()) return sdk::Adapter::DeliverReferral(request, response);
+    const std::filesystem::path folder = config_.deliveries_folder();
+    std::error_code ec;
+    if (!std::filesystem::is_directory(folder, ec)) return absl::UnavailableError("the record system is offline");
+    const std::string id = request.referral().name().substr(request.referral().name().rfind('/') + 1);
+    const std::filesystem::path file = folder / (id + ".referral");
+    response->set_external_id("EXT-" + id);
+    if (std::filesystem::exists(file, ec)) return absl::OkStatus();
+    const std::filesystem::path temp = folder / (id + ".tmp");
+    {
+      std::ofstream out(temp, std::ios::binary | std::ios::trunc);
+      out << request.SerializeAsString();
+    }
+    std::filesystem::rename(temp, file, ec);
+    return ec ? absl::UnavailableError(ec.message()) : absl::OkStatus();
+  }
+
+  absl::Status PollStatusChanges(const plugin::v1::PollStatusChangesRequest& request,
+                                 plugin::v1::PollStatusChangesResponse* response) override {
+    if (config_.deliveries_folder().empty()) return sdk::Adapter::PollStatusChanges(request, response);
+    int done = request.cursor().empty() ? 0 : std::stoi(request.cursor());
+    std::ifstream in(std::filesystem::path(config_.deliveries_folder()) / "status.log");
+    std::string line;
+    int n = 0;
+    while (std::getline(in, line)) {
+      if (++n <= done || line.empty()) continue;
+      std::istringstream fields(line);
+      std::string name, state, reason;
+      fields >> name >> state;
+      std::getline(fields, reason);
+      plugin::v1::StatusChange* c = response->add_changes();
+      c->set_referral(name);
+      ::accord::v1::ReferralState parsed;
+      c->set_state(::accord::v1::ReferralState_Parse("REFERRAL_STATE_" + state, &parsed) ? parsed
+                                                                                         : ::accord::v1::REFERRAL_STATE_UNSPECIFIED);
+      c->set_reason(reason.empty() ? reason : reason.substr(1));
+    }
+    response->set_next_cursor(std::to_string(std::max(n, done)));
     return absl::OkStatus();
   }
 

@@ -789,24 +789,19 @@ class SqliteStore final : public Store {
   // The delivery outbox -------------------------------------------------------------------------
 
   absl::StatusOr<int> FillOutbox(absl::string_view partner_id, int limit) override {
-    int added = 0;
+    // A read first: the common case (nothing new) costs no write transaction.
+    std::vector<int64_t> seqs;
+    {
+      Reader r(*this);
+      if (!r.ok()) return r.status();
+      absl::StatusOr<std::vector<int64_t>> fresh = NewInboxSeqs(r.conn(), partner_id, limit);
+      if (!fresh.ok()) return fresh.status();
+      if (fresh->empty()) return 0;
+    }
     absl::Status status = RunWrite([&](Connection& conn, std::vector<NewEvent>&) -> absl::Status {
-      added = 0;
-      auto cursor = conn.Prepare("SELECT inbox_seq FROM outbox_cursors WHERE partner_id = ?1");
-      if (!cursor.ok()) return cursor.status();
-      auto row = cursor->Bind(1, partner_id).Step();
-      if (!row.ok()) return row.status();
-      int64_t after = *row ? cursor->Int(0) : 0;
-      auto items = conn.Prepare("SELECT seq FROM deliveries WHERE partner_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3");
-      if (!items.ok()) return items.status();
-      items->Bind(1, partner_id).Bind(2, after).Bind(3, int64_t{limit});
-      std::vector<int64_t> seqs;
-      for (;;) {
-        auto next = items->Step();
-        if (!next.ok()) return next.status();
-        if (!*next) break;
-        seqs.push_back(items->Int(0));
-      }
+      absl::StatusOr<std::vector<int64_t>> fresh = NewInboxSeqs(conn, partner_id, limit);
+      if (!fresh.ok()) return fresh.status();
+      seqs = std::move(*fresh);
       if (seqs.empty()) return absl::OkStatus();
       const int64_t now = ToMs(absl::Now());
       for (int64_t seq : seqs) {
@@ -817,7 +812,6 @@ class SqliteStore final : public Store {
         ins->Bind(1, partner_id).Bind(2, seq).Bind(3, int64_t{static_cast<int>(domain::OutboxState::kPending)});
         ins->Bind(4, now);
         if (absl::Status s = ins->Run(); !s.ok()) return s;
-        ++added;
       }
       auto save = conn.Prepare(
           "INSERT INTO outbox_cursors (partner_id, inbox_seq, poll_cursor) VALUES (?1, ?2, '') "
@@ -826,7 +820,27 @@ class SqliteStore final : public Store {
       return save->Bind(1, partner_id).Bind(2, seqs.back()).Run();
     });
     if (!status.ok()) return status;
-    return added;
+    return static_cast<int>(seqs.size());
+  }
+
+  // The partner's inbox items after its outbox cursor.
+  static absl::StatusOr<std::vector<int64_t>> NewInboxSeqs(Connection& conn, absl::string_view partner_id, int limit) {
+    auto cursor = conn.Prepare("SELECT inbox_seq FROM outbox_cursors WHERE partner_id = ?1");
+    if (!cursor.ok()) return cursor.status();
+    auto row = cursor->Bind(1, partner_id).Step();
+    if (!row.ok()) return row.status();
+    int64_t after = *row ? cursor->Int(0) : 0;
+    auto items = conn.Prepare("SELECT seq FROM deliveries WHERE partner_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3");
+    if (!items.ok()) return items.status();
+    items->Bind(1, partner_id).Bind(2, after).Bind(3, int64_t{limit});
+    std::vector<int64_t> seqs;
+    for (;;) {
+      auto next = items->Step();
+      if (!next.ok()) return next.status();
+      if (!*next) break;
+      seqs.push_back(items->Int(0));
+    }
+    return seqs;
   }
 
   static constexpr const char* kOutboxColumns =
