@@ -11,7 +11,7 @@
 // number) adds accord-log-bench's JSON to the tables and targets.
 //
 //   accord-bench [--out DIR] [--duration S] [--warmup S] [--connections N] [--inflight N]
-//                [--payload BYTES] [--log-events N] [--rates 25,50,75] [--scenarios id,id]
+//                [--payload BYTES] [--log-events N] [--rates 25,50,75|none] [--scenarios id,id]
 //                [--log-results FILE]...
 //   accord-bench echo-server --config HUB_JSON --address-file FILE     (started by the run)
 #include <fcntl.h>
@@ -70,7 +70,7 @@ struct Options {
 
 const char* const kUsage =
     "usage: accord-bench [--out DIR] [--duration S] [--warmup S] [--connections N] [--inflight N]\n"
-    "                    [--payload BYTES] [--log-events N] [--rates 25,50,75] [--scenarios id,id]\n"
+    "                    [--payload BYTES] [--log-events N] [--rates 25,50,75|none] [--scenarios id,id]\n"
     "                    [--log-results FILE]...\n";
 
 bool ParseOptions(int argc, char** argv, Options* o) {
@@ -95,6 +95,7 @@ bool ParseOptions(int argc, char** argv, Options* o) {
       ok = absl::SimpleAtoi(value, &o->log_events);
     } else if (flag == "--rates") {
       o->rates.clear();
+      if (value == "none") continue;
       for (absl::string_view part : absl::StrSplit(value, ',', absl::SkipEmpty())) {
         double r = 0;
         ok = ok && absl::SimpleAtod(part, &r) && r > 0;
@@ -310,6 +311,8 @@ int Run(const Options& o) {
   }
   env.echo_address = *echo_address;
   env.echo_pid = echo.pid();
+  Progress(absl::StrCat("accord-hub pid ", env.hub_pid, " on ", env.hub_address, "; echo server pid ", env.echo_pid,
+                        " on ", env.echo_address));
   results["hub"] = {{"log_events", o.log_events}, {"rss_idle_bytes", ProcessRssBytes(env.hub_pid)}};
   uint64_t hub_rss_peak = ProcessRssBytes(env.hub_pid);
 
@@ -389,7 +392,7 @@ int Run(const Options& o) {
       under.push_back(u);
     }
     s["under_load"] = under;
-    if (!s.contains("half_own_peak") && peak.throughput > 0) {
+    if (!s.contains("half_own_peak") && peak.throughput > 0 && !o.rates.empty()) {
       LoadResult r = run(peak.throughput / 2);
       Progress(absl::StrFormat("  at half its own peak (%.0f/s offered): %s", peak.throughput / 2, Describe(r)));
       s["half_own_peak"] = ToJson(r);

@@ -86,10 +86,12 @@ class UsageMonitor {
     cpu_start_ = ProcessCpuSeconds(pid_);
     start_ = Clock::now();
     peak_ = ProcessRssBytes(pid_);
+    threads_ = ProcessThreads(pid_);
     thread_ = std::thread([this] {
       std::unique_lock<std::mutex> lock(mu_);
       while (!cv_.wait_for(lock, std::chrono::milliseconds(50), [this] { return stop_; })) {
         peak_ = std::max(peak_, ProcessRssBytes(pid_));
+        threads_ = std::max(threads_, ProcessThreads(pid_));
       }
     });
   }
@@ -101,6 +103,7 @@ class UsageMonitor {
     u.rss_end_bytes = ProcessRssBytes(pid_);
     Stop();
     u.rss_peak_bytes = std::max(peak_, u.rss_end_bytes);
+    u.threads_peak = std::max(threads_, ProcessThreads(pid_));
     return u;
   }
 
@@ -121,6 +124,7 @@ class UsageMonitor {
   std::condition_variable cv_;
   bool stop_ = false;
   uint64_t peak_ = 0;
+  int threads_ = 0;
   std::thread thread_;
 };
 
@@ -191,14 +195,23 @@ double ProcessCpuSeconds(pid_t pid) {
   return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
-uint64_t ProcessRssBytes(pid_t pid) {
+namespace {
+
+// A number field of /proc/<pid>/status ("VmRSS:   1234 kB", "Threads:  12").
+uint64_t StatusField(pid_t pid, const std::string& name) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
   std::string line;
   while (std::getline(in, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stoull(line.substr(6)) * 1024;  // "VmRSS:   1234 kB"
+    if (line.rfind(name, 0) == 0) return std::stoull(line.substr(name.size()));
   }
   return 0;
 }
+
+}  // namespace
+
+uint64_t ProcessRssBytes(pid_t pid) { return StatusField(pid, "VmRSS:") * 1024; }
+
+int ProcessThreads(pid_t pid) { return static_cast<int>(StatusField(pid, "Threads:")); }
 
 LoadResult RunLoad(const std::vector<CallStarter*>& connections, const LoadOptions& options, pid_t server_pid) {
   const size_t n = connections.size();
@@ -228,29 +241,37 @@ LoadResult RunLoad(const std::vector<CallStarter*>& connections, const LoadOptio
       }
     }
   } else {
-    // Open loop: call k is due at begin + k / rate on connection k mod n. The pacer wakes at the
-    // next due time and starts everything due, so the average rate is exact even when the
-    // sleep overshoots; each call's latency counts from when it was due.
+    // Open loop: call k is due at begin + k / rate, on connection k mod n. One pacer thread per
+    // connection (starting a call costs the client CPU; one thread alone cannot offer what the
+    // closed loop reaches) wakes at its next due time and starts everything due, so the average
+    // rate is exact even when a sleep overshoots; each call's latency counts from when it was due.
     const double interval_s = 1.0 / options.rate;
-    for (uint64_t k = 0;; ++k) {
-      const auto due = begin + std::chrono::duration_cast<Clock::duration>(
-                                   std::chrono::duration<double>(static_cast<double>(k) * interval_s));
-      if (due >= window_end) break;
-      if (Clock::now() < due) std::this_thread::sleep_until(due);
-      const bool counted = due >= window_start;
-      if (outstanding.Count() >= options.max_outstanding) {
-        if (counted) ++not_started;
-        continue;
-      }
-      const size_t c = k % n;
-      outstanding.Add();
-      Shard* shard = &shards[c];
-      Outstanding* out = &outstanding;
-      connections[c]->Start([shard, out, due, counted](const grpc::Status& status) {
-        if (counted) Record(*shard, status, Clock::now() - due);
-        out->Done();
+    std::atomic<uint64_t> dropped{0};
+    std::vector<std::thread> pacers;
+    for (size_t c = 0; c < n; ++c) {
+      pacers.emplace_back([&, c] {
+        Shard* shard = &shards[c];
+        Outstanding* out = &outstanding;
+        for (uint64_t k = c;; k += n) {
+          const auto due = begin + std::chrono::duration_cast<Clock::duration>(
+                                       std::chrono::duration<double>(static_cast<double>(k) * interval_s));
+          if (due >= window_end) break;
+          if (Clock::now() < due) std::this_thread::sleep_until(due);
+          const bool counted = due >= window_start;
+          if (out->Count() >= options.max_outstanding) {
+            if (counted) dropped.fetch_add(1);
+            continue;
+          }
+          out->Add();
+          connections[c]->Start([shard, out, due, counted](const grpc::Status& status) {
+            if (counted) Record(*shard, status, Clock::now() - due);
+            out->Done();
+          });
+        }
       });
     }
+    for (auto& p : pacers) p.join();
+    not_started = dropped.load();
   }
 
   std::this_thread::sleep_until(window_end);

@@ -81,7 +81,7 @@ struct LoadOptions {
   double duration_seconds = 5;  // the measured window
   int inflight = 32;            // closed loop: calls in flight per connection
   double rate = 0;              // open loop: calls/s offered over all connections; 0 = closed loop
-  int max_outstanding = 20000;  // open loop: beyond this a scheduled call is counted as not started
+  int max_outstanding = 1000;  // open loop: beyond this a scheduled call is counted as not started
 };
 
 struct Latency {
@@ -94,6 +94,7 @@ struct Usage {
   double cpu_percent = 0;  // of one core (a 2-core machine tops out at 200)
   uint64_t rss_peak_bytes = 0;
   uint64_t rss_end_bytes = 0;
+  int threads_peak = 0;
 };
 
 struct LoadResult {
@@ -117,6 +118,7 @@ LoadResult RunLoad(const std::vector<CallStarter*>& connections, const LoadOptio
 // /proc readings; 0 when the process is gone.
 double ProcessCpuSeconds(pid_t pid);
 uint64_t ProcessRssBytes(pid_t pid);
+int ProcessThreads(pid_t pid);
 
 }  // namespace accord::bench
 

@@ -13,7 +13,10 @@ using nlohmann::json;
 constexpr uint64_t kTenMillion = 10'000'000;
 
 json UsageJson(const Usage& u) {
-  return {{"cpu_percent", u.cpu_percent}, {"rss_peak_bytes", u.rss_peak_bytes}, {"rss_end_bytes", u.rss_end_bytes}};
+  return {{"cpu_percent", u.cpu_percent},
+          {"rss_peak_bytes", u.rss_peak_bytes},
+          {"rss_end_bytes", u.rss_end_bytes},
+          {"threads_peak", u.threads_peak}};
 }
 
 double Num(const json& j, const char* key, double fallback = 0) {
@@ -172,26 +175,26 @@ std::string RenderMarkdown(const json& results) {
   absl::StrAppend(&md, "## Throughput against the echo ceiling\n\n");
   absl::StrAppend(&md,
                   "| scenario | calls/s | x echo | target | p50 ms | p90 ms | p99 ms | p99.9 ms | errors | server CPU % | "
-                  "server RSS peak MB | client CPU % |\n");
-  absl::StrAppend(&md, "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|\n");
+                  "server RSS peak MB | server threads | client CPU % |\n");
+  absl::StrAppend(&md, "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|\n");
   for (const json& s : results["scenarios"]) {
     std::string target = Num(s, "target_ratio") > 0 ? absl::StrFormat(">= %.2f", Num(s, "target_ratio")) : "";
     if (s["id"] == "echo") target = "ceiling";
     if (!s.value("available", false)) {
       absl::StrAppend(&md, "| ", s["title"].get<std::string>(), " | not available yet | | ", target,
-                      " | | | | | | | | |\n");
+                      " | | | | | | | | | |\n");
       continue;
     }
     if (!s.contains("peak")) {
       absl::StrAppend(&md, "| ", s["title"].get<std::string>(), " | failed: ", s.value("error", ""), " | | ", target,
-                      " | | | | | | | | |\n");
+                      " | | | | | | | | | |\n");
       continue;
     }
     const json& p = s["peak"];
     absl::StrAppend(&md, "| ", s["title"].get<std::string>(), " | ", Rate(Num(p, "throughput")), " | ",
                     absl::StrFormat("%.2f", Num(s, "ratio_to_echo")), " | ", target, " | ", LatencyCells(p), " | ",
                     Errors(p), " | ", absl::StrFormat("%.0f", Num(p["server"], "cpu_percent")), " | ",
-                    Mb(Num(p["server"], "rss_peak_bytes")), " | ",
+                    Mb(Num(p["server"], "rss_peak_bytes")), " | ", Rate(Num(p["server"], "threads_peak")), " | ",
                     absl::StrFormat("%.0f", Num(p["client"], "cpu_percent")), " |\n");
   }
 
