@@ -24,20 +24,21 @@ if ! command -v perf >/dev/null; then
 fi
 mkdir -p "$out"
 
-# report DATA PID|COMM VALUE TITLE: CPU by library, then the hottest functions, of one process.
+# report DATA pid|comm VALUE TITLE: one process's CPU by library, then its hottest functions, as
+# shares of that process's samples.
 report() {
   local data=$1 filter=$2 value=$3 title=$4
-  {
-    echo "# $title"
-    echo
-    echo "## CPU by library (share of the process's samples)"
-    perf report -i "$data" "--$filter" "$value" --no-children --sort dso --stdio 2>/dev/null |
-      grep -v '^#' | grep -v '^$' | head -15
-    echo
-    echo "## Hottest functions"
-    perf report -i "$data" "--$filter" "$value" --no-children --sort dso,symbol --stdio -g none 2>/dev/null |
-      grep -v '^#' | grep -v '^$' | head -40
-  }
+  local common=(-i "$data" "--$filter" "$value" --no-children --percentage relative --stdio -g none)
+  tidy() { grep -v '^#' | grep -v '^$' | sed 's/  */ /g' | cut -c1-160 | head -"$1" || true; }
+  echo "# $title"
+  echo
+  echo "## CPU by library (share of the process's samples)"
+  perf report "${common[@]}" --sort dso,symbol 2>/dev/null | grep -v '^#' |
+    awk '$1 ~ /%$/ { share[$2] += $1 } END { for (d in share) printf "%6.2f%% %s\n", share[d], d }' |
+    sort -rn | head -15 || true
+  echo
+  echo "## Hottest functions"
+  perf report "${common[@]}" --sort dso,symbol 2>/dev/null | tidy 40
 }
 
 for s in $scenarios; do

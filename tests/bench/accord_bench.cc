@@ -318,6 +318,10 @@ int Run(const Options& o) {
 
   bool failed = false;
   double echo_peak = 0;
+  // The echo connections stay open for the runs beside each hub scenario.
+  std::vector<std::unique_ptr<CallStarter>> echo_starters;
+  std::vector<std::shared_ptr<grpc::Channel>> echo_channels;
+  std::vector<CallStarter*> echo_connections;
   json scenarios = json::array();
   std::vector<std::unique_ptr<Scenario>> all = AllScenarios();
   for (auto& scenario : all) {
@@ -355,14 +359,15 @@ int Run(const Options& o) {
       starters.push_back(scenario->Starter(env, *channel));
       connections.push_back(starters.back().get());
     }
-    auto run = [&](double rate) {
+    auto run = [&](double rate, const std::vector<CallStarter*>& on = {}, pid_t pid = 0) {
       LoadOptions lo;
       lo.warmup_seconds = o.warmup;
       lo.duration_seconds = o.duration;
       lo.inflight = o.inflight;
       lo.rate = rate;
-      LoadResult r = RunLoad(connections, lo, server_pid);
-      if (!scenario->on_echo()) hub_rss_peak = std::max(hub_rss_peak, r.server.rss_peak_bytes);
+      const bool echo_run = scenario->on_echo() || !on.empty();
+      LoadResult r = RunLoad(on.empty() ? connections : on, lo, on.empty() ? server_pid : pid);
+      if (!echo_run) hub_rss_peak = std::max(hub_rss_peak, r.server.rss_peak_bytes);
       if (r.errors > 0 || r.ok == 0) {
         Progress(absl::StrCat("  errors: ", r.first_error.empty() ? "no call succeeded" : r.first_error));
         failed = failed || r.ok == 0;
@@ -370,11 +375,20 @@ int Run(const Options& o) {
       return r;
     };
 
+    // Other work on a shared machine comes and goes: each scenario's ratio is taken against an
+    // echo peak measured right before it, so both see the same conditions.
+    double paired_echo = echo_peak;
+    if (!scenario->on_echo() && !echo_connections.empty()) {
+      LoadResult e = run(0, echo_connections, env.echo_pid);
+      Progress(absl::StrCat("  echo alongside: ", Describe(e)));
+      s["echo_alongside"] = ToJson(e);
+      paired_echo = e.throughput;
+    }
     LoadResult peak = run(0);
     Progress(absl::StrCat("  peak: ", Describe(peak)));
     s["peak"] = ToJson(peak);
-    if (scenario->on_echo()) echo_peak = peak.throughput;
-    s["ratio_to_echo"] = echo_peak > 0 ? peak.throughput / echo_peak : 0;
+    if (scenario->on_echo()) echo_peak = paired_echo = peak.throughput;
+    s["ratio_to_echo"] = paired_echo > 0 ? peak.throughput / paired_echo : 0;
 
     json under = json::array();
     for (double percent : o.rates) {
@@ -398,6 +412,11 @@ int Run(const Options& o) {
       s["half_own_peak"] = ToJson(r);
     }
     scenarios.push_back(s);
+    if (scenario->on_echo()) {
+      echo_starters = std::move(starters);
+      echo_channels = std::move(channels);
+      echo_connections = connections;
+    }
   }
   results["scenarios"] = scenarios;
   results["hub"]["rss_peak_bytes"] = hub_rss_peak;
