@@ -6,13 +6,14 @@
 //   1. peak: closed loop, --connections × --inflight calls in flight, --duration seconds;
 //      throughput as a ratio of echo's, latency percentiles, errors, server CPU and RSS;
 //   2. latency under load: open loop at --rates percent of the echo ceiling (skipped where that
-//      is beyond the scenario's own peak), and at half of the scenario's own peak.
+//      is beyond the scenario's own peak), and at half of the scenario's own peak (the §6 p99
+//      target's load; --repeats runs, the median p99 kept).
 // Writes results.json and results.md to --out and prints the tables. --log-results FILE (any
 // number) adds accord-log-bench's JSON to the tables and targets.
 //
 //   accord-bench [--out DIR] [--duration S] [--warmup S] [--connections N] [--inflight N]
-//                [--payload BYTES] [--log-events N] [--rates 25,50,75|none] [--scenarios id,id]
-//                [--log-results FILE]...
+//                [--payload BYTES] [--log-events N] [--rates 25,50,75|none] [--repeats 3]
+//                [--scenarios id,id] [--log-results FILE]...
 //   accord-bench echo-server --config HUB_JSON --address-file FILE     (started by the run)
 #include <fcntl.h>
 #include <signal.h>
@@ -21,6 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <ctime>
@@ -61,6 +63,7 @@ struct Options {
   double warmup = 1;
   int connections = 2;
   int inflight = 32;
+  int repeats = 3;
   int payload = 128;
   uint64_t log_events = 1'000'000;
   std::vector<double> rates = {25, 50, 75};
@@ -70,8 +73,8 @@ struct Options {
 
 const char* const kUsage =
     "usage: accord-bench [--out DIR] [--duration S] [--warmup S] [--connections N] [--inflight N]\n"
-    "                    [--payload BYTES] [--log-events N] [--rates 25,50,75|none] [--scenarios id,id]\n"
-    "                    [--log-results FILE]...\n";
+    "                    [--payload BYTES] [--log-events N] [--rates 25,50,75|none] [--repeats 3]\n"
+    "                    [--scenarios id,id] [--log-results FILE]...\n";
 
 bool ParseOptions(int argc, char** argv, Options* o) {
   for (int i = 1; i < argc; ++i) {
@@ -87,6 +90,8 @@ bool ParseOptions(int argc, char** argv, Options* o) {
       ok = absl::SimpleAtod(value, &o->warmup) && o->warmup >= 0;
     } else if (flag == "--connections") {
       ok = absl::SimpleAtoi(value, &o->connections) && o->connections > 0;
+    } else if (flag == "--repeats") {
+      ok = absl::SimpleAtoi(value, &o->repeats) && o->repeats > 0;
     } else if (flag == "--inflight") {
       ok = absl::SimpleAtoi(value, &o->inflight) && o->inflight > 0;
     } else if (flag == "--payload") {
@@ -268,7 +273,8 @@ int Run(const Options& o) {
     results["generated_at"] = when;
   }
   results["machine"] = Machine();
-  results["settings"] = {{"connections", o.connections}, {"inflight", o.inflight},   {"duration_s", o.duration},
+  results["settings"] = {{"connections", o.connections}, {"inflight", o.inflight}, {"repeats", o.repeats},
+                         {"duration_s", o.duration},
                          {"warmup_s", o.warmup},         {"payload_bytes", o.payload}, {"rates_percent_of_echo", o.rates},
                          {"log_events", o.log_events}};
 
@@ -390,6 +396,25 @@ int Run(const Options& o) {
     if (scenario->on_echo()) echo_peak = paired_echo = peak.throughput;
     s["ratio_to_echo"] = paired_echo > 0 ? peak.throughput / paired_echo : 0;
 
+    // The load of the §6 p99 target is run --repeats times and the run with the median p99 kept
+    // (every run's p99 is in the JSON): one burst of unrelated work on a shared machine should
+    // not decide the verdict either way.
+    auto run_half = [&](double rate, const std::string& label) {
+      std::vector<LoadResult> runs;
+      for (int i = 0; i < o.repeats; ++i) {
+        runs.push_back(run(rate));
+        Progress(absl::StrFormat("  %s (%.0f/s offered), run %d/%d: %s", label, rate, i + 1, o.repeats,
+                                 Describe(runs.back())));
+      }
+      std::vector<double> p99s;
+      for (const LoadResult& r : runs) p99s.push_back(r.latency.p99_us);
+      std::sort(runs.begin(), runs.end(),
+                [](const LoadResult& a, const LoadResult& b) { return a.latency.p99_us < b.latency.p99_us; });
+      json kept = ToJson(runs[runs.size() / 2]);
+      kept["p99_runs_us"] = p99s;
+      return kept;
+    };
+
     json under = json::array();
     for (double percent : o.rates) {
       const double rate = echo_peak * percent / 100;
@@ -397,19 +422,18 @@ int Run(const Options& o) {
       if (rate <= 0) continue;
       if (rate > 0.95 * peak.throughput) {
         u["skipped"] = absl::StrFormat("above this scenario's peak (%.0f/s)", peak.throughput);
+      } else if (scenario->on_echo() && percent == 50) {
+        u["result"] = s["half_own_peak"] = run_half(rate, "at 50% of echo");
       } else {
         LoadResult r = run(rate);
         Progress(absl::StrFormat("  at %.0f%% of echo (%.0f/s offered): %s", percent, rate, Describe(r)));
         u["result"] = ToJson(r);
-        if (scenario->on_echo() && percent == 50) s["half_own_peak"] = u["result"];
       }
       under.push_back(u);
     }
     s["under_load"] = under;
     if (!s.contains("half_own_peak") && peak.throughput > 0 && !o.rates.empty()) {
-      LoadResult r = run(peak.throughput / 2);
-      Progress(absl::StrFormat("  at half its own peak (%.0f/s offered): %s", peak.throughput / 2, Describe(r)));
-      s["half_own_peak"] = ToJson(r);
+      s["half_own_peak"] = run_half(peak.throughput / 2, "at half its own peak");
     }
     scenarios.push_back(s);
     if (scenario->on_echo()) {

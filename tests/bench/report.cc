@@ -111,7 +111,16 @@ void AddTargets(json& results) {
     double mine = Num(s["half_own_peak"]["latency_us"], "p99");
     double theirs = Num((*echo_half)["latency_us"], "p99");
     double x = theirs > 0 ? mine / theirs : 0;
-    targets.push_back(Target(name, absl::StrFormat("%s ms vs %s ms (%.1fx)", Ms(mine), Ms(theirs), x), x <= 3));
+    auto runs = [](const json& r) {
+      std::string out;
+      if (!r.contains("p99_runs_us")) return out;
+      for (const json& v : r["p99_runs_us"]) absl::StrAppend(&out, out.empty() ? "" : " / ", Ms(v.get<double>()));
+      return absl::StrCat(" [runs: ", out, "]");
+    };
+    targets.push_back(Target(name,
+                             absl::StrFormat("%s ms%s vs %s ms%s (%.1fx)", Ms(mine), runs(s["half_own_peak"]),
+                                             Ms(theirs), runs(*echo_half), x),
+                             x <= 3));
   }
 
   const json& logs = results["log_bench"];
@@ -207,7 +216,8 @@ std::string RenderMarkdown(const json& results) {
   absl::StrAppend(&md,
                   "Offered rates are shares of the echo ceiling; latency counts from each call's scheduled start. "
                   "A rate above a scenario's own peak is not run (it would only measure a growing queue); "
-                  "\"half own peak\" is the DESIGN.md §6 load for the p99 target.\n\n");
+                  "\"half own peak\" (and echo's 50 %) is the DESIGN.md §6 load for the p99 target: run ",
+                  set.value("repeats", 1), " times, the run with the median p99 shown.\n\n");
   absl::StrAppend(&md, "| scenario | load | offered/s | achieved/s | p50 ms | p90 ms | p99 ms | p99.9 ms | errors |\n");
   absl::StrAppend(&md, "|---|---|---:|---:|---:|---:|---:|---:|---|\n");
   for (const json& s : results["scenarios"]) {
