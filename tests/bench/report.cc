@@ -213,13 +213,18 @@ std::string RenderMarkdown(const json& results) {
   }
 
   absl::StrAppend(&md, "\n## Latency under load (open loop, fixed offered rate)\n\n");
-  absl::StrAppend(&md,
-                  "Offered rates are shares of the echo ceiling; latency counts from each call's scheduled start. "
-                  "A rate above a scenario's own peak is not run (it would only measure a growing queue); "
-                  "\"half own peak\" (and echo's 50 %) is the DESIGN.md §6 load for the p99 target: run ",
-                  set.value("repeats", 1), " times, the run with the median p99 shown.\n\n");
-  absl::StrAppend(&md, "| scenario | load | offered/s | achieved/s | p50 ms | p90 ms | p99 ms | p99.9 ms | errors |\n");
-  absl::StrAppend(&md, "|---|---|---:|---:|---:|---:|---:|---:|---|\n");
+  const bool rates_run = !set.value("rates_percent_of_echo", json::array()).empty();
+  if (!rates_run) {
+    absl::StrAppend(&md, "Not run (--rates none).\n");
+  } else {
+    absl::StrAppend(&md,
+                    "Offered rates are shares of the echo ceiling; latency counts from each call's scheduled start. "
+                    "A rate above a scenario's own peak is not run (it would only measure a growing queue); "
+                    "\"half own peak\" (and echo's 50 %) is the DESIGN.md §6 load for the p99 target: run ",
+                    set.value("repeats", 1), " times, the run with the median p99 shown.\n\n");
+    absl::StrAppend(&md, "| scenario | load | offered/s | achieved/s | p50 ms | p90 ms | p99 ms | p99.9 ms | errors |\n");
+    absl::StrAppend(&md, "|---|---|---:|---:|---:|---:|---:|---:|---|\n");
+  }
   for (const json& s : results["scenarios"]) {
     if (!s.value("available", false) || !s.contains("under_load")) continue;
     auto row = [&](const std::string& load, const json& r) {
