@@ -37,6 +37,7 @@ class HubProcess {
   // Sends `signal` and waits for the exit code.
   int Stop(int signal);
   bool running() const { return pid_ > 0; }
+  // The daemon's process id while it runs (for /proc readings), else -1.
   pid_t pid() const { return pid_; }
 
   const std::filesystem::path& data_dir() const { return dir_.path(); }
