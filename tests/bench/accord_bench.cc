@@ -281,7 +281,7 @@ int Run(const Options& o) {
   Progress("Setting up a hub: accordctl ca init, four partners enrolled");
   std::unique_ptr<testsupport::HubProcess> hub;
   try {
-    hub = std::make_unique<testsupport::HubProcess>();
+    hub = std::make_unique<testsupport::HubProcess>(PluginsConfig());
     hub->Enrol(kOps, "Bench Operations", "LOCAL_AUTHORITY", "ADMIN");
     hub->Enrol(kSchool, "Bench Primary School", "SCHOOL", "REFERRER");
     hub->Enrol(kCamhs, "Bench CAMHS", "HEALTH", "PROVIDER,REFERRER");

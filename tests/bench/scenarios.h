@@ -27,6 +27,11 @@ inline constexpr const char* kOps = "bench-ops";            // LOCAL_AUTHORITY, 
 inline constexpr const char* kSchool = "bench-school";      // SCHOOL, REFERRER
 inline constexpr const char* kCamhs = "bench-camhs";        // HEALTH, PROVIDER + REFERRER
 inline constexpr const char* kDpo = "bench-dpo";            // LOCAL_AUTHORITY, DPO
+// CAMHS's record system: an in-process plugin holding one child, known there by this id.
+inline constexpr const char* kRecordsLocalId = "CAMHS-BENCH-1";
+
+// The hub.json entry that gives CAMHS its in-process record system (the test fixture plugin).
+std::string PluginsConfig();
 
 // Where the servers are and what the run has set up.
 struct Environment {
