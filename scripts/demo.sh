@@ -28,9 +28,47 @@ enrol --id oakfield-primary --name "Oakfield Primary School" --sector SCHOOL --r
 enrol --id riverside-camhs --name "Riverside CAMHS" --sector HEALTH --roles PROVIDER,REFERRER
 enrol --id county-early-help --name "County Early Help Team" --sector EARLY_HELP --roles PROVIDER,REFERRER
 enrol --id brightside-mentoring --name "Brightside Mentoring" --sector VOLUNTARY --roles PROVIDER
+enrol --id northside-young-carers --name "Northside Young Carers" --sector VOLUNTARY --roles PROVIDER
 enrol --id county-dpo --name "County Council Data Protection Office" --sector LOCAL_AUTHORITY --roles DPO
 
-step "3. The hub starts (accord-hub --config $data/hub.json)"
+step "3. Two partners' record systems are connected through shipped plugins, pinned by SHA-256"
+say "Riverside CAMHS: fhir_health reads its FHIR R4 export (a Patient, two Conditions, an Observation)."
+say "Northside Young Carers: csv_dropfolder writes referrals as CSV files and reads decisions back."
+plugins_dir="${ACCORD_BUILD_DIR:-$here/build}/plugins"
+fhir_so="$plugins_dir/fhir_health/fhir_health.so"
+csv_so="$plugins_dir/csv_dropfolder/csv_dropfolder.so"
+mkdir -p "$data/riverside-fhir" "$data/northside/outbound" "$data/northside/inbound"
+cat > "$data/riverside-fhir/patient-RIO-20931.json" <<'JSON'
+{"resourceType": "Patient", "id": "RIO-20931",
+ "name": [{"family": "Smith", "given": ["Jordan"]}], "gender": "male", "birthDate": "2014-05-03",
+ "address": [{"postalCode": "LS6 2AB"}]}
+JSON
+cat > "$data/riverside-fhir/conditions-RIO-20931.json" <<'JSON'
+{"resourceType": "Bundle", "type": "collection", "entry": [
+ {"resource": {"resourceType": "Condition", "id": "cond-anxiety", "subject": {"reference": "Patient/RIO-20931"},
+  "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": "active"}]},
+  "code": {"coding": [{"system": "http://snomed.info/sct", "code": "197480006", "display": "Anxiety disorder"}]}}},
+ {"resource": {"resourceType": "Condition", "id": "cond-asthma", "subject": {"reference": "Patient/RIO-20931"},
+  "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": "active"}]},
+  "code": {"coding": [{"system": "http://snomed.info/sct", "code": "195967001", "display": "Asthma"}]}}},
+ {"resource": {"resourceType": "Observation", "id": "obs-height", "status": "final", "subject": {"reference": "Patient/RIO-20931"},
+  "code": {"coding": [{"system": "http://loinc.org", "code": "8302-2", "display": "Body height"}]},
+  "valueQuantity": {"value": 142, "unit": "cm"}}}]}
+JSON
+plugin_entry() {  # partner library config-json
+  printf '{"partner": "%s", "library": "%s", "sha256": "%s", "statusPollIntervalMs": 500, "outboxInitialBackoffMs": 500, "config": %s}' \
+    "$1" "$2" "$(sha256sum "$2" | cut -d' ' -f1)" "$3"
+}
+{
+  head -n 1 "$data/hub.json"
+  printf '  "plugins": [%s, %s],\n' \
+    "$(plugin_entry riverside-camhs "$fhir_so" "{\"recordsFolder\": \"$data/riverside-fhir\"}")" \
+    "$(plugin_entry northside-young-carers "$csv_so" "{\"outboundFolder\": \"$data/northside/outbound\", \"inboundFolder\": \"$data/northside/inbound\"}")"
+  tail -n +2 "$data/hub.json"
+} > "$data/hub.json.new" && mv "$data/hub.json.new" "$data/hub.json"
+for so in "$fhir_so" "$csv_so"; do say "$(basename "$so")  sha256 $(sha256sum "$so" | cut -c1-16)…"; done
+
+step "4. The hub starts (accord-hub --config $data/hub.json)"
 "$bin/server/accord-hub" --config "$data/hub.json" 2>"$data/hub.log" &
 hub_pid=$!
 trap 'kill -TERM $hub_pid 2>/dev/null || true' EXIT
@@ -39,10 +77,10 @@ for _ in $(seq 1 300); do [ -s "$data/hub.addr" ] && break; kill -0 $hub_pid 2>/
 addr="$(cat "$data/hub.addr")"
 say "Serving on $addr (mTLS; health checking and server reflection on)."
 
-step "4. Oakfield Primary's system checks it can reach the hub with its own certificate"
+step "5. Oakfield Primary's system checks it can reach the hub with its own certificate"
 "$accordctl" hub status --bundle "$data/bundles/oakfield-primary" --address "$addr" | sed 's/^/   /'
 
-step "5. The operator records the partnership's information sharing agreements"
+step "6. The operator records the partnership's information sharing agreements"
 agree() { "$accordctl" agreement create --bundle "$data/bundles/ops" --address "$addr" "$@" | sed 's/^/   /'; }
 until="$(date -u -d '+1 year' +%Y-%m-%d)"
 agree --from SCHOOL --to partners/riverside-camhs --purposes REFERRAL,ASSESSMENT \
@@ -55,14 +93,20 @@ agree --from partners/brightside-mentoring --to SCHOOL --purposes REFERRAL \
   --categories IDENTITY --until "$until" --description "Brightside tells schools what it decided"
 agree --from EARLY_HELP --to SCHOOL --purposes REFERRAL \
   --categories IDENTITY --until "$until" --description "Early Help tells schools what it decided"
+agree --from partners/riverside-camhs --to EARLY_HELP --purposes ASSESSMENT \
+  --categories IDENTITY,MENTAL_HEALTH --until "$until" --description "CAMHS records for early help assessments"
+agree --from SCHOOL --to partners/northside-young-carers --purposes REFERRAL \
+  --categories IDENTITY,FAMILY_CONTEXT --until "$until" --description "Schools to Northside Young Carers"
+agree --from partners/northside-young-carers --to SCHOOL --purposes REFERRAL \
+  --categories IDENTITY --until "$until" --description "Northside tells schools what it decided"
 
-step "6. Only administrators may read or change the register: the school's attempt is refused"
+step "7. Only administrators may read or change the register: the school's attempt is refused"
 if out=$("$accordctl" agreement list --bundle "$data/bundles/oakfield-primary" --address "$addr" 2>&1); then
   echo "unexpected: the school was allowed"; exit 1
 fi
 say "$out"
 
-step "7. The operator suspends Brightside Mentoring; its very next call is refused"
+step "8. The operator suspends Brightside Mentoring; its very next call is refused"
 "$accordctl" partner suspend --data-dir "$data" --id brightside-mentoring --reason "DSPT renewal overdue" | sed 's/^/   /'
 if out=$("$accordctl" hub status --bundle "$data/bundles/brightside-mentoring" --address "$addr" 2>&1); then
   say "$out (health checks stay open to any TLS client)"
@@ -73,36 +117,36 @@ fi
 say "$out"
 "$accordctl" partner reinstate --data-dir "$data" --id brightside-mentoring | sed 's/^/   /'
 
-step "8. The register as it stands"
+step "9. The register as it stands"
 "$accordctl" partner list --data-dir "$data" | sed 's/^/   /'
 
 "${ACCORD_BUILD_DIR:-$here/build}/sdk/examples/accord-story" --data-dir "$data" --address "$addr"
 
-step "27. Anyone holding the hub's public key can check the family's receipt, offline"
+step "31. Anyone holding the hub's public key can check the family's receipt, offline"
 "$accordctl" consent verify-receipt "$data/receipts/jordan-consent.json" --public-key "$data/keys/signing.pub" | sed 's/^/   /'
 
-step "28. The DPO keeps a signed tree head, then exports the whole sharing log"
+step "32. The DPO keeps a signed tree head, then exports the whole sharing log"
 say "The export holds every event's stored bytes and a signed tree head covering them."
 mkdir -p "$data/dpo"
 "$accordctl" audit tree-head --bundle "$data/bundles/county-dpo" --address "$addr" --out "$data/dpo/kept-head.json" | sed 's/^/   /'
 "$accordctl" audit export --bundle "$data/bundles/county-dpo" --address "$addr" --out "$data/dpo/log-export.jsonl" | sed 's/^/   /'
 
-step "29. The DPO checks the export offline, trusting only the hub's public key"
+step "33. The DPO checks the export offline, trusting only the hub's public key"
 say "Recomputes the Merkle tree, checks the signature, proves the log only grew since the kept head,"
 say "and shows the inclusion proof of Jordan's consent (event 2)."
 "$accordctl" audit verify "$data/dpo/log-export.jsonl" --public-key "$data/keys/signing.pub" \
   --tree-head "$data/dpo/kept-head.json" --event 2 | sed 's/^/   /'
 
-step "30. The hub shuts down gracefully (SIGTERM)"
+step "34. The hub shuts down gracefully (SIGTERM)"
 kill -TERM $hub_pid
 wait $hub_pid
 trap - EXIT
 grep -E 'event=(hub_serving|rpc_refused|sharing_agreement_created|consent_recorded|consent_withdrawn|service_published|referral_submitted|referral_changed|hub_stopped|store_closed)' "$data/hub.log" | sed 's/^/   /'
 
-step "31. With the hub stopped, the DPO checks its database itself against the last signed head"
+step "35. With the hub stopped, the DPO checks its database itself against the last signed head"
 "$accordctl" audit verify --data-dir "$data" --tree-head "$data/dpo/kept-head.json" | sed 's/^/   /'
 
-step "32. The retention sweep: whose details would be erased eight years from now (a dry run)"
+step "36. The retention sweep: whose details would be erased eight years from now (a dry run)"
 say "hub.json's \"retention\" sets the period per data category, counted from each child's last use."
 "$accordctl" subject erase --data-dir "$data" --expired --dry-run --as-of "$(date -u -d '+8 years' +%Y-%m-%d)" | sed 's/^/   /'
 printf '\nDone. Data, bundles and the hub log are in %s\n' "$data"

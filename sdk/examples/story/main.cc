@@ -11,12 +11,15 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 #include <string>
+#include <thread>
 
 #include "accord/sdk/client.h"
 #include "accord/v1/audit.grpc.pb.h"
 #include "accord/v1/consent.grpc.pb.h"
 #include "accord/v1/directory.grpc.pb.h"
+#include "accord/v1/record.grpc.pb.h"
 #include "accord/v1/referral.grpc.pb.h"
 #include "accord/v1/subject.grpc.pb.h"
 #include "google/protobuf/util/json_util.h"
@@ -56,6 +59,7 @@ struct Partner {
   std::unique_ptr<v1::AuditService::Stub> audit;
   std::unique_ptr<v1::DirectoryService::Stub> directory;
   std::unique_ptr<v1::ReferralService::Stub> referrals;
+  std::unique_ptr<v1::RecordService::Stub> records;
 };
 
 Partner Connect(const fs::path& data, const std::string& id, const std::string& address) {
@@ -66,7 +70,7 @@ Partner Connect(const fs::path& data, const std::string& id, const std::string& 
   }
   return {v1::SubjectService::NewStub(*channel), v1::ConsentService::NewStub(*channel),
           v1::AuditService::NewStub(*channel), v1::DirectoryService::NewStub(*channel),
-          v1::ReferralService::NewStub(*channel)};
+          v1::ReferralService::NewStub(*channel), v1::RecordService::NewStub(*channel)};
 }
 
 v1::CheckSharingResponse Check(Partner& as, const std::string& subject, const std::string& discloser,
@@ -212,7 +216,7 @@ int main(int argc, char** argv) {
   Partner brightside = Connect(data, "brightside-mentoring", address);
   Partner early_help = Connect(data, "county-early-help", address);
 
-  Step("9. Oakfield Primary's MIS registers Jordan with the hub's person index");
+  Step("10. Oakfield Primary's MIS registers Jordan with the hub's person index");
   v1::ResolveSubjectRequest jordan;
   jordan.mutable_identifiers()->set_upn("B801200005001");
   jordan.mutable_identifiers()->set_local_id("MIS-4471");
@@ -228,7 +232,7 @@ int main(int argc, char** argv) {
   Say("→ " + v1::ResolveSubjectResponse::Outcome_Name(resolved.outcome()).substr(8) + ": the hub's id for Jordan is " +
       subject);
 
-  Step("10. Riverside CAMHS's system knows Jordan only by name, birth date and postcode");
+  Step("11. Riverside CAMHS's system knows Jordan only by name, birth date and postcode");
   v1::ResolveSubjectRequest health = jordan;
   health.clear_identifiers();
   health.mutable_identifiers()->set_local_id("RIO-20931");
@@ -238,7 +242,7 @@ int main(int argc, char** argv) {
       (matched.subject().name() == subject ? " — the same child" : " — a different record!"));
   Say("Each partner sees only its own record: CAMHS does not learn the school's UPN or local id.");
 
-  Step("11. Jordan's mother consents to the school referring him to CAMHS");
+  Step("12. Jordan's mother consents to the school referring him to CAMHS");
   v1::RecordConsentRequest consent;
   v1::Consent* c = consent.mutable_consent();
   c->set_subject(subject);
@@ -262,15 +266,15 @@ int main(int argc, char** argv) {
   std::ofstream(receipt_file) << json;
   Say("The hub signed a receipt for the family (" + receipt_file.string() + ")");
 
-  Step("12. Before referring, the school asks the hub what it may send to CAMHS");
+  Step("13. Before referring, the school asks the hub what it may send to CAMHS");
   PrintDecision(Check(school, subject, "", "partners/riverside-camhs",
                       {v1::DATA_CATEGORY_IDENTITY, v1::DATA_CATEGORY_SEN, v1::DATA_CATEGORY_MENTAL_HEALTH}));
   Say("MENTAL_HEALTH is in the schools→CAMHS agreement but not in the family's consent: it stays at school.");
 
-  Step("13. ...and to Brightside Mentoring, which the consent does not name");
+  Step("14. ...and to Brightside Mentoring, which the consent does not name");
   PrintDecision(Check(school, subject, "", "partners/brightside-mentoring", {v1::DATA_CATEGORY_IDENTITY}));
 
-  Step("14. Jordan's mother withdraws consent; the very next decision refuses");
+  Step("15. Jordan's mother withdraws consent; the very next decision refuses");
   v1::WithdrawConsentRequest withdraw;
   withdraw.set_name(recorded.consent().name());
   withdraw.set_reason("Mother phoned the school office");
@@ -278,12 +282,12 @@ int main(int argc, char** argv) {
   if (auto s = school.consents->WithdrawConsent(Ctx().get(), withdraw, &withdrawn); !s.ok()) Fail("Withdraw", s);
   PrintDecision(Check(school, subject, "", "partners/riverside-camhs", {v1::DATA_CATEGORY_IDENTITY}));
 
-  Step("15. The DPO checks a safeguarding share without consent: allowed only with a justification");
+  Step("16. The DPO checks a safeguarding share without consent: allowed only with a justification");
   PrintDecision(Check(dpo, subject, "partners/oakfield-primary", "partners/riverside-camhs",
                       {v1::DATA_CATEGORY_MENTAL_HEALTH},
                       "Disclosure of self-harm at school; risk of significant harm"));
 
-  Step("16. Providers publish their services in the directory (Open Referral UK shaped)");
+  Step("17. Providers publish their services in the directory (Open Referral UK shaped)");
   Publish(brightside, "brightside-mentoring",
           MakeService("Brightside Mentoring", "Weekly mentoring with a trained volunteer for a school year.",
                       {v1::NEED_TYPE_ANXIETY, v1::NEED_TYPE_LOW_MOOD, v1::NEED_TYPE_SOCIAL_ISOLATION}, 8, 16,
@@ -299,7 +303,7 @@ int main(int argc, char** argv) {
                       {v1::NEED_TYPE_ANXIETY, v1::NEED_TYPE_SELF_HARM, v1::NEED_TYPE_EATING_DIFFICULTIES}, 0, 18,
                       v1::LEVEL_OF_NEED_SPECIALIST, v1::LEVEL_OF_NEED_SPECIALIST, {"LS"}, 90));
 
-  Step("17. The school searches: anxiety at level 2 (additional needs), age 12, postcode LS6 2AB");
+  Step("18. The school searches: anxiety at level 2 (additional needs), age 12, postcode LS6 2AB");
   v1::SearchServicesRequest search;
   v1::Need* need = search.add_needs();
   need->set_type(v1::NEED_TYPE_ANXIETY);
@@ -315,7 +319,7 @@ int main(int argc, char** argv) {
   for (const v1::ServiceMatch& m : found.near_misses()) PrintMatch(m);
   Say("The search names no child: nothing of it is stored or logged.");
 
-  Step("18. A month later Jordan's mother agrees to a referral for support");
+  Step("19. A month later Jordan's mother agrees to a referral for support");
   v1::RecordConsentRequest referral_consent;
   v1::Consent* rc = referral_consent.mutable_consent();
   rc->set_subject(subject);
@@ -337,7 +341,7 @@ int main(int argc, char** argv) {
   Say("Recorded " + consent_name + ": REFERRAL of IDENTITY, EDUCATION, FAMILY_CONTEXT to Brightside Mentoring,");
   Say("any early help service, and back to Oakfield Primary (so providers may tell the school what they decide)");
 
-  Step("19. Oakfield Primary refers Jordan to Brightside Mentoring (the shortest wait)");
+  Step("20. Oakfield Primary refers Jordan to Brightside Mentoring (the shortest wait)");
   v1::SubmitReferralRequest submit;
   v1::Referral* r = submit.mutable_referral();
   r->set_service("services/brightside-mentoring");
@@ -361,7 +365,7 @@ int main(int argc, char** argv) {
   Say("The MIS times out and retries with the same idempotency key → " + retried.referral().name() +
       (retried.referral().name() == first ? " (the same referral, no second one)" : " (a second one!)"));
 
-  Step("20. Brightside's system receives it on its inbox stream; the hub decides again as it delivers");
+  Step("21. Brightside's system receives it on its inbox stream; the hub decides again as it delivers");
   std::string cursor = WatchInbox(brightside, "Brightside", "", 1);
   Say("Every item carries a cursor (" + cursor + "): after a dropped connection Brightside reconnects with it");
   Say("and gets exactly what came after. Had the family withdrawn consent meanwhile, the item would be withheld.");
@@ -370,7 +374,7 @@ int main(int argc, char** argv) {
   Act(brightside, &v1::ReferralService::Stub::AcknowledgeDelivery, ack, "AcknowledgeDelivery");
   Say("Brightside acknowledges: the referral is in its own system (DELIVERED); nothing is delivered twice");
 
-  Step("21. Brightside reads the background: family conflict is above a mentoring service's threshold");
+  Step("22. Brightside reads the background: family conflict is above a mentoring service's threshold");
   v1::DeclineReferralRequest decline;
   decline.set_name(first);
   decline.mutable_decline()->set_reason(v1::DECLINE_REASON_ABOVE_THRESHOLD);
@@ -380,7 +384,7 @@ int main(int argc, char** argv) {
   Say("Brightside declines and redirects; the hub decides Brightside may tell the school (IDENTITY), logs it:");
   WatchInbox(school, "Oakfield Primary", "", 2);
 
-  Step("22. The school re-refers Jordan to County Early Help, linked to the declined referral");
+  Step("23. The school re-refers Jordan to County Early Help, linked to the declined referral");
   r->set_service("services/county-family-support");
   r->mutable_needs(0)->set_level(v1::LEVEL_OF_NEED_TARGETED);
   v1::Need* conflict = r->add_needs();
@@ -396,7 +400,7 @@ int main(int argc, char** argv) {
       "early help)");
   WatchInbox(early_help, "County Early Help", "", 1);
 
-  Step("23. Early help: delivered, on the waiting list (3 weeks), accepted, support starts");
+  Step("24. Early help: delivered, on the waiting list (3 weeks), accepted, support starts");
   ack.set_name(second);
   Act(early_help, &v1::ReferralService::Stub::AcknowledgeDelivery, ack, "AcknowledgeDelivery");
   v1::WaitlistReferralRequest waitlist;
@@ -424,7 +428,7 @@ int main(int argc, char** argv) {
   }
   Say("Wellbeing at the start (SWEMWBS, 7-35): 18. Outcomes stay with the provider; reports are anonymous.");
 
-  Step("24. Twelve weeks later support closes; the school sees the whole history of its referral");
+  Step("25. Twelve weeks later support closes; the school sees the whole history of its referral");
   v1::CloseReferralRequest close;
   close.set_name(second);
   close.mutable_closure()->set_reason(v1::CLOSURE_REASON_SUPPORT_COMPLETED);
@@ -454,7 +458,155 @@ int main(int argc, char** argv) {
                         : ""));
   }
 
-  Step("25. The DPO asks: who was told what about Jordan, when, and why? (the read is itself logged)");
+  Step("26. Early help asks what Riverside CAMHS's record system (HL7 FHIR) holds, for its assessment");
+  v1::RecordConsentRequest assess_consent;
+  v1::Consent* ac = assess_consent.mutable_consent();
+  ac->set_subject(subject);
+  ac->set_given_by(v1::CONSENT_GIVER_PARENT_CARER);
+  ac->add_purposes(v1::PURPOSE_ASSESSMENT);
+  ac->add_data_categories(v1::DATA_CATEGORY_IDENTITY);
+  ac->add_data_categories(v1::DATA_CATEGORY_MENTAL_HEALTH);
+  ac->add_recipients()->set_sector(v1::SECTOR_EARLY_HELP);
+  ac->mutable_valid_until()->set_seconds(std::time(nullptr) + 90 * 24 * 3600);
+  ac->set_evidence("Mother agreed at the early help assessment visit");
+  v1::RecordConsentResponse assess_consented;
+  if (auto s = school.consents->RecordConsent(Ctx().get(), assess_consent, &assess_consented); !s.ok()) {
+    Fail("RecordConsent", s);
+  }
+  v1::ResolveSubjectRequest eh_record = jordan;
+  eh_record.clear_identifiers();
+  eh_record.mutable_identifiers()->set_local_id("EH-5521");
+  v1::ResolveSubjectResponse eh_resolved;
+  if (auto s = early_help.subjects->ResolveSubject(Ctx().get(), eh_record, &eh_resolved); !s.ok()) {
+    Fail("ResolveSubject", s);
+  }
+  Say("Consent: ASSESSMENT of IDENTITY and MENTAL_HEALTH to early help. Early help asks for IDENTITY,");
+  Say("MENTAL_HEALTH and HEALTH; CAMHS's plugin reads FHIR Patient, Condition and Observation files.");
+  v1::RequestRecordsRequest want;
+  want.set_subject(subject);
+  want.set_purpose(v1::PURPOSE_ASSESSMENT);
+  for (auto cat : {v1::DATA_CATEGORY_IDENTITY, v1::DATA_CATEGORY_MENTAL_HEALTH, v1::DATA_CATEGORY_HEALTH}) {
+    want.add_data_categories(cat);
+  }
+  v1::RequestRecordsResponse got_records;
+  if (auto s = early_help.records->RequestRecords(Ctx().get(), want, &got_records); !s.ok()) {
+    Fail("RequestRecords", s);
+  }
+  for (const v1::HolderRecords& holder : got_records.holders()) {
+    Say(holder.holder() + ":");
+    for (const v1::CategoryOutcome& o : holder.outcomes()) {
+      Say("  " + Strip(v1::DataCategory_Name(o.data_category()), 14) + "  " +
+          Strip(v1::CategoryStatus_Name(o.status()), 16) + " (" + o.reason_code() + ")");
+    }
+    for (const v1::Record& rec : holder.records()) {
+      if (rec.has_identity()) {
+        Say("    identity: " + rec.identity().given_name() + " " + rec.identity().family_name() + ", born " +
+            rec.identity().birth_date());
+      } else if (rec.has_clinical()) {
+        Say("    " + Strip(v1::DataCategory_Name(rec.data_category()), 14) + ": " + rec.clinical().display() + " (" +
+            rec.clinical().status() + ")");
+      }
+    }
+  }
+  Say("Minimisation: the HEALTH records (e.g. asthma) never left CAMHS's system; both the disclosure and");
+  Say("the refusal are in the sharing log.");
+
+  Step("27. Oakfield Primary refers Jordan to Northside Young Carers, which works from spreadsheets");
+  v1::PublishServiceRequest carers;
+  carers.set_service_id("northside-young-carers");
+  ::accord::v1::Service* cs = carers.mutable_service();
+  cs->set_display_name("Northside Young Carers");
+  cs->set_description("Weekly groups and respite trips for young carers.");
+  cs->mutable_eligibility()->set_minimum_age(8);
+  cs->mutable_eligibility()->set_maximum_age(18);
+  cs->mutable_eligibility()->add_need_types(v1::NEED_TYPE_YOUNG_CARER);
+  cs->mutable_eligibility()->set_maximum_level_of_need(v1::LEVEL_OF_NEED_TARGETED);
+  cs->add_service_areas()->add_postcode_prefixes("LS6");
+  cs->mutable_availability()->set_accepting_referrals(true);
+  Partner northside = Connect(data, "northside-young-carers", address);
+  v1::PublishServiceResponse carers_published;
+  if (auto s = northside.directory->PublishService(Ctx().get(), carers, &carers_published); !s.ok()) {
+    Fail("PublishService", s);
+  }
+  v1::RecordConsentRequest carer_consent;
+  v1::Consent* cc = carer_consent.mutable_consent();
+  cc->set_subject(subject);
+  cc->set_given_by(v1::CONSENT_GIVER_YOUNG_PERSON);
+  cc->add_purposes(v1::PURPOSE_REFERRAL);
+  cc->add_data_categories(v1::DATA_CATEGORY_IDENTITY);
+  cc->add_data_categories(v1::DATA_CATEGORY_FAMILY_CONTEXT);
+  cc->add_recipients()->set_partner("partners/northside-young-carers");
+  cc->mutable_valid_until()->set_seconds(std::time(nullptr) + 90 * 24 * 3600);
+  cc->set_evidence("Jordan agreed with his mentor; he helps look after his younger sister");
+  v1::RecordConsentResponse carer_consented;
+  if (auto s = school.consents->RecordConsent(Ctx().get(), carer_consent, &carer_consented); !s.ok()) {
+    Fail("RecordConsent", s);
+  }
+  v1::SubmitReferralRequest to_carers;
+  v1::Referral* tc = to_carers.mutable_referral();
+  tc->set_service("services/northside-young-carers");
+  tc->set_subject(subject);
+  v1::Need* carer_need = tc->add_needs();
+  carer_need->set_type(v1::NEED_TYPE_YOUNG_CARER);
+  carer_need->set_level(v1::LEVEL_OF_NEED_ADDITIONAL);
+  tc->set_background("Helps care for his younger sister after school; tired in lessons.");
+  tc->set_urgency(v1::URGENCY_ROUTINE);
+  tc->set_consent(carer_consented.consent().name());
+  tc->add_data_categories(v1::DATA_CATEGORY_IDENTITY);
+  tc->add_data_categories(v1::DATA_CATEGORY_FAMILY_CONTEXT);
+  tc->set_idempotency_key("3f0c8a1e-5b2d-4c77-9e41-7a2b6c1d9e05");
+  v1::SubmitReferralResponse carers_submitted;
+  if (auto s = school.referrals->SubmitReferral(Ctx().get(), to_carers, &carers_submitted); !s.ok()) {
+    Fail("SubmitReferral", s);
+  }
+  const std::string carers_referral = carers_submitted.referral().name();
+  Say("Submitted " + carers_referral + ". The hub's outbox hands it to Northside's CSV plugin:");
+  const fs::path outbound = data / "northside" / "outbound";
+  fs::path csv_file;
+  for (int i = 0; i < 150 && csv_file.empty(); ++i) {
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(outbound, ec)) {
+      if (entry.path().extension() == ".csv") csv_file = entry.path();
+    }
+    if (csv_file.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  if (csv_file.empty()) {
+    std::cerr << "accord-story: no CSV file appeared in " << outbound << "\n";
+    std::exit(1);
+  }
+  std::ifstream csv_in(csv_file);
+  Say(csv_file.string() + ":");
+  for (std::string line; std::getline(csv_in, line);) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    Say("  " + line);
+  }
+
+  Step("28. Northside's coordinator marks it accepted in the spreadsheet; the decision comes back");
+  const fs::path inbound = data / "northside" / "inbound";
+  {
+    std::ofstream decision(inbound / ".decisions.csv");
+    decision << "referral_id,status,reason\r\n"
+             << carers_referral << ",accepted,Joins the Thursday group from next week\r\n";
+  }
+  fs::rename(inbound / ".decisions.csv", inbound / "decisions-1.csv");
+  Say("Wrote " + (inbound / "decisions-1.csv").string() + " (written, then renamed into place)");
+  v1::GetReferralRequest get_carers;
+  get_carers.set_name(carers_referral);
+  v1::GetReferralResponse carers_now;
+  for (int i = 0; i < 150; ++i) {
+    if (auto s = school.referrals->GetReferral(Ctx().get(), get_carers, &carers_now); !s.ok()) Fail("GetReferral", s);
+    if (carers_now.referral().state() == v1::REFERRAL_STATE_ACCEPTED) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  for (const v1::StateChange& change : carers_now.referral().history()) {
+    Say(StateName(change.state()) + " by " + change.actor());
+  }
+  if (carers_now.referral().state() != v1::REFERRAL_STATE_ACCEPTED) {
+    std::cerr << "accord-story: the decision did not come back\n";
+    std::exit(1);
+  }
+
+  Step("29. The DPO asks: who was told what about Jordan, when, and why? (the read is itself logged)");
   v1::GetSubjectReportRequest report_req;
   report_req.set_subject(subject);
   v1::GetSubjectReportResponse report;
@@ -481,7 +633,7 @@ int main(int argc, char** argv) {
   Say("Disclosures: " + std::to_string(report.disclosures()) + ", refusals: " + std::to_string(report.refusals()) +
       ". Each referral, each delivery and each status change the other side was told of is one line.");
 
-  Step("26. The DPO takes a signed tree head: a checkpoint of the whole log");
+  Step("30. The DPO takes a signed tree head: a checkpoint of the whole log");
   v1::GetTreeHeadResponse head;
   if (auto s = dpo.audit->GetTreeHead(Ctx().get(), v1::GetTreeHeadRequest(), &head); !s.ok()) Fail("GetTreeHead", s);
   static const char* kHex = "0123456789abcdef";
