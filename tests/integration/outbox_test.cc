@@ -54,13 +54,14 @@ class OutboxTest : public ::testing::Test {
   // The provider's system: a folder that exists only while the system is "up".
   fs::path SystemFolder() const { return system_.path() / "brightside-system"; }
 
-  void StartHub(int max_attempts) {
-    const std::string plugin = ACCORD_FIXTURE_PLUGIN;
+  // `plugin` and its `config` (JSON) adapt Brightside's system; the test fixture by default.
+  void StartHub(int max_attempts, std::string plugin = ACCORD_FIXTURE_PLUGIN, std::string config = "") {
+    if (config.empty()) config = absl::StrCat(R"({"deliveriesFolder": ")", SystemFolder().string(), R"("})");
     hub_ = std::make_unique<HubProcess>(absl::StrCat(
         R"("plugins": [{"partner": "brightside", "library": ")", plugin, R"(", "sha256": ")",
         *plugins::FileSha256(plugin), R"(", "outboxMaxAttempts": )", max_attempts,
         R"(, "outboxInitialBackoffMs": 100, "outboxMaxBackoffMs": 300, "statusPollIntervalMs": 100,
-           "config": {"deliveriesFolder": ")", SystemFolder().string(), R"("}}])"));
+           "restartInitialBackoffMs": 50, "restartMaxBackoffMs": 100, "config": )", config, "}]"));
     admin_ = hub_->Enrol("ops", "Operations", "LOCAL_AUTHORITY", "ADMIN");
     school_ = hub_->Enrol("oakfield", "Oakfield Primary School", "SCHOOL", "REFERRER");
     provider_ = hub_->Enrol("brightside", "Brightside Mentoring", "VOLUNTARY", "PROVIDER");
@@ -295,6 +296,45 @@ TEST_F(OutboxTest, DecisionsMadeInThePartnersSystemComeBack) {
   std::string log = hub_->Log();
   EXPECT_EQ(log.find("event=outbox_status_change_refused"), log.rfind("event=outbox_status_change_refused")) << log;
   EXPECT_EQ(StateSeenByTheSchool(referral), v1::REFERRAL_STATE_CLOSED);
+}
+
+TEST_F(OutboxTest, APluginThatCrashesOnDeliveryIsRetriedThenDeadLetteredAndTheHubStaysUp) {
+  fs::create_directories(SystemFolder());
+  StartHub(/*max_attempts=*/3, ACCORD_FIXTURE_PLUGIN,
+           absl::StrCat(R"({"fault": "FAULT_SEGFAULT_ON_DELIVER", "deliveriesFolder": ")", SystemFolder().string(),
+                        R"("})"));
+  const std::string referral = Submit();
+  ASSERT_TRUE(Eventually([&] { return Contains(Outbox({"--state", "DEAD"}), "1 delivery DEAD"); })) << hub_->Log();
+  std::string dead = Outbox({"--state", "DEAD"});
+  EXPECT_TRUE(Contains(dead, "attempts 3")) << dead;
+  EXPECT_TRUE(Contains(dead, "stopped during the call")) << dead;
+  EXPECT_TRUE(Contains(hub_->Log(), "killed by signal 11")) << hub_->Log();
+  EXPECT_TRUE(hub_->running());
+  EXPECT_EQ(StateSeenByTheSchool(referral), v1::REFERRAL_STATE_SUBMITTED);  // nothing is lost: still there
+}
+
+// The shipped CSV adapter as the provider's system: the referral appears as a CSV file in its
+// outbound folder; a decision typed into an inbound CSV file comes back into the referral.
+TEST_F(OutboxTest, ACsvDropFolderProviderGetsTheReferralAndItsDecisionComesBack) {
+  const fs::path out = SystemFolder() / "outbound", in = SystemFolder() / "inbound";
+  fs::create_directories(out);
+  fs::create_directories(in);
+  StartHub(/*max_attempts=*/5, ACCORD_CSV_PLUGIN,
+           absl::StrCat(R"({"outboundFolder": ")", out.string(), R"(", "inboundFolder": ")", in.string(), R"("})"));
+  const std::string referral = Submit();
+  const std::string id = referral.substr(referral.rfind('/') + 1);
+  ASSERT_TRUE(Eventually([&] { return FilesIn(out, ".csv") == 1; })) << hub_->Log();
+  std::ifstream csv(out / ("referral-" + id + ".csv"));
+  std::stringstream text;
+  text << csv.rdbuf();
+  EXPECT_TRUE(Contains(text.str(), "referral_id,")) << text.str();
+  EXPECT_TRUE(Contains(text.str(), id + ",services/mentoring,partners/oakfield")) << text.str();
+  ASSERT_TRUE(Eventually([&] { return StateSeenByTheSchool(referral) == v1::REFERRAL_STATE_DELIVERED; }));
+
+  std::ofstream(in / ".decision.csv") << "referral_id,status,reason\r\n" << id << ",accepted,Mentor found\r\n";
+  fs::rename(in / ".decision.csv", in / "decision.csv");
+  ASSERT_TRUE(Eventually([&] { return StateSeenByTheSchool(referral) == v1::REFERRAL_STATE_ACCEPTED; })) << hub_->Log();
+  EXPECT_EQ(FilesIn(out, ".csv"), 1);  // delivered once
 }
 
 }  // namespace

@@ -57,6 +57,7 @@ class FixtureAdapter : public sdk::Adapter {
   absl::Status DeliverReferral(const plugin::v1::DeliverReferralRequest& request,
                                plugin::v1::DeliverReferralResponse* response) override {
     if (config_.deliveries_folder().empty()) return sdk::Adapter::DeliverReferral(request, response);
+    if (config_.fault() == v1::FAULT_SEGFAULT_ON_DELIVER) raise(SIGSEGV);
     const std::filesystem::path folder = config_.deliveries_folder();
     std::error_code ec;
     if (!std::filesystem::is_directory(folder, ec)) return absl::UnavailableError("the record system is offline");
