@@ -16,6 +16,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "accord/plugin/v1/adapter.pb.h"
 #include "accord/sdk/plugin_abi.h"
@@ -68,6 +69,19 @@ class LoadedAdapter {
   void* handle_;
   plugin::v1::Description description_;
 };
+
+// Typed call on a loaded adapter: serializes `request`, parses the response (INTERNAL when it
+// does not parse).
+template <typename Response, typename Request>
+absl::StatusOr<Response> Call(const LoadedAdapter& adapter, plugin::v1::Method method, const Request& request) {
+  absl::StatusOr<std::string> bytes = adapter.Call(method, request.SerializeAsString());
+  if (!bytes.ok()) return bytes.status();
+  Response response;
+  if (!response.ParseFromString(*bytes)) {
+    return absl::InternalError(absl::StrCat("the plugin answered with a malformed ", Response::descriptor()->name()));
+  }
+  return response;
+}
 
 }  // namespace accord::plugins
 

@@ -15,6 +15,7 @@ namespace accord::csv_dropfolder {
 namespace {
 
 namespace fs = std::filesystem;
+using plugins::Call;
 using plugin::v1::Method;
 
 TEST(CsvFormatTest, ReadsQuotedFieldsAcrossLinesAndCountsLines) {
@@ -195,14 +196,6 @@ class CsvDropfolderPluginTest : public ::testing::Test {
     return adapter.ok() ? std::move(*adapter) : nullptr;
   }
 
-  template <typename Response, typename Request>
-  absl::StatusOr<Response> Call(const plugins::LoadedAdapter& adapter, Method method, const Request& request) {
-    auto bytes = adapter.Call(method, request.SerializeAsString());
-    if (!bytes.ok()) return bytes.status();
-    Response response;
-    if (!response.ParseFromString(*bytes)) return absl::InternalError("unparseable response");
-    return response;
-  }
 
   fs::path root_;
 };

@@ -14,6 +14,7 @@ namespace accord::ctf_school {
 namespace {
 
 namespace fs = std::filesystem;
+using plugins::Call;
 using plugin::v1::Method;
 
 // A valid UPN with the check letter computed from 12 characters (digits, or 11 digits and a letter).
@@ -225,14 +226,6 @@ class CtfSchoolPluginTest : public ::testing::Test {
     return adapter.ok() ? std::move(*adapter) : nullptr;
   }
 
-  template <typename Response, typename Request>
-  absl::StatusOr<Response> Call(const plugins::LoadedAdapter& adapter, Method method, const Request& request) {
-    auto bytes = adapter.Call(method, request.SerializeAsString());
-    if (!bytes.ok()) return bytes.status();
-    Response response;
-    if (!response.ParseFromString(*bytes)) return absl::InternalError("unparseable response");
-    return response;
-  }
 
   fs::path folder_;
 };

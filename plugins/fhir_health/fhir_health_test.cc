@@ -14,6 +14,7 @@ namespace accord::fhir_health {
 namespace {
 
 namespace fs = std::filesystem;
+using plugins::Call;
 using json = nlohmann::json;
 using plugin::v1::Method;
 
@@ -285,14 +286,6 @@ class FhirHealthPluginTest : public ::testing::Test {
     return adapter.ok() ? std::move(*adapter) : nullptr;
   }
 
-  template <typename Response, typename Request>
-  absl::StatusOr<Response> Call(const plugins::LoadedAdapter& adapter, Method method, const Request& request) {
-    auto bytes = adapter.Call(method, request.SerializeAsString());
-    if (!bytes.ok()) return bytes.status();
-    Response response;
-    if (!response.ParseFromString(*bytes)) return absl::InternalError("unparseable response");
-    return response;
-  }
 
   fs::path root_;
 };
