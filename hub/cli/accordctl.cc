@@ -1,11 +1,15 @@
 #include "hub/cli/accordctl.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <functional>
+#include <iterator>
 #include <iostream>
 #include <map>
 #include <optional>
@@ -15,11 +19,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include <grpcpp/grpcpp.h>
 
 #include "accord/sdk/client.h"
 #include "accord/v1/audit.grpc.pb.h"
+#include "accord/v1/directory.grpc.pb.h"
 #include "accord/v1/partner_admin.grpc.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "hub/audit/consent_receipt.h"
@@ -34,6 +40,7 @@
 #include "hub/security/files.h"
 #include "hub/server/config.h"
 #include "hub/store/store.h"
+#include "plugins/openreferral_directory/openreferral.h"
 
 namespace accord::cli {
 namespace {
@@ -92,6 +99,26 @@ The sharing log (as a DPO partner; every call is itself logged):
   audit tree-head --bundle DPO_BUNDLE [--out FILE] [--address HOST:PORT]
       Takes a signed tree head now (accord.v1.SignedTreeHead in JSON). Keep it: a later
       `audit verify --tree-head FILE` proves the log only grew since.
+
+The service directory (as a provider partner; Open Referral UK / HSDS 3.0 JSON):
+  directory import FILE --bundle PROVIDER_BUNDLE [--address HOST:PORT] [--dry-run]
+                   [--max-level LEVEL] [--default-area PREFIX|GSS_CODE[,...]]
+      Maps each service in FILE (a page of services, an ORUK page, an array or one service)
+      onto the directory and publishes it with DirectoryService.PublishService under its Open
+      Referral id, as the provider whose bundle is given; running it again republishes the same
+      services. Prints every mapping issue as "path: message", progress on large files, and a
+      summary: published, refused by the hub (with the hub's error), left out by the mapping.
+      LEVEL: the highest level of need the services take (UNIVERSAL ADDITIONAL TARGETED
+      SPECIALIST or 1-4; default TARGETED). --default-area: postcode prefixes and/or ONS local
+      authority codes for services whose areas name neither. --dry-run maps and reports only.
+      Exit 0 when every mappable service was published, 1 when the hub refused any, 2 on bad
+      usage or an unreadable file.
+  directory export --bundle BUNDLE --out FILE (--postcode POSTCODE | --local-authority GSS_CODE)
+                   [--address HOST:PORT]
+      Writes the directory's services as an HSDS 3.0 page of services, which `directory import`
+      reads back. The directory has no listing call: this exports the services found by
+      searches for every need type, age (0-25) and level of need in the area given, near misses
+      included (a service reaches the export when it serves that area or is open to referrals).
 
 Offline (no hub needed):
   consent verify-receipt RECEIPT.json --public-key SIGNING.pub
@@ -1042,6 +1069,200 @@ absl::Status AuditVerify(const Flags& flags) {
   return VerifyExport(flags);
 }
 
+// Progress on stderr for long runs: "LABEL N / M services", at most every quarter second, updated
+// in place on a terminal, one line each otherwise. Small documents show none.
+class Progress {
+ public:
+  explicit Progress(std::string label) : label_(std::move(label)), tty_(::isatty(STDERR_FILENO) == 1) {}
+  ~Progress() { Finish(); }
+  void Update(size_t done, size_t total) {
+    if (total < kMinTotal) return;
+    absl::Time now = absl::Now();
+    if (done < total && now - last_ < absl::Milliseconds(250)) return;
+    last_ = now;
+    std::cerr << (tty_ ? "\r" : "") << label_ << " " << done << " / " << total << " services" << (tty_ ? "" : "\n")
+              << std::flush;
+    shown_ = true;
+  }
+  void Finish() {
+    if (shown_ && tty_) std::cerr << "\n" << std::flush;
+    shown_ = false;
+  }
+
+ private:
+  static constexpr size_t kMinTotal = 50;
+  std::string label_;
+  bool tty_;
+  bool shown_ = false;
+  absl::Time last_ = absl::InfinitePast();
+};
+
+absl::StatusOr<v1::LevelOfNeed> ParseLevel(const std::string& text) {
+  int number = 0;
+  if (absl::SimpleAtoi(text, &number)) {
+    if (number < 1 || number > 4) return absl::InvalidArgumentError(absl::StrCat("--max-level: ", text, " is not 1-4"));
+    return static_cast<v1::LevelOfNeed>(number);
+  }
+  return ParseEnum<v1::LevelOfNeed>(text, "LEVEL_OF_NEED_", &v1::LevelOfNeed_Parse, "max-level");
+}
+
+bool IsLocalAuthorityCode(const std::string& code) {
+  if (code.size() != 9 || std::string("ENSW").find(code[0]) == std::string::npos) return false;
+  return std::all_of(code.begin() + 1, code.end(), [](char c) { return absl::ascii_isdigit(c); });
+}
+
+absl::Status DirectoryImport(const Flags& flags) {
+  std::vector<std::string> files = flags.positional();
+  // `--dry-run FILE`: the flag takes no value, so what follows it is the file.
+  if (!flags.Get("dry-run").empty()) files.push_back(flags.Get("dry-run"));
+  if (files.size() != 1) {
+    return absl::InvalidArgumentError("give one Open Referral JSON file: directory import FILE --bundle BUNDLE");
+  }
+  const std::string file = files[0];
+  const bool dry_run = flags.Has("dry-run");
+  if (!dry_run && !flags.Has("bundle")) return absl::InvalidArgumentError("--bundle is required");
+  if (flags.Has("bundle") && flags.Get("bundle").empty()) return absl::InvalidArgumentError("--bundle is required");
+  openreferral::ImportOptions options;
+  if (flags.Has("max-level")) {
+    auto level = ParseLevel(flags.Get("max-level"));
+    if (!level.ok()) return level.status();
+    options.maximum_level_of_need = *level;
+  }
+  if (flags.Has("default-area")) {
+    v1::ServiceArea area;
+    area.set_description("Default area");
+    for (absl::string_view part : absl::StrSplit(flags.Get("default-area"), ',', absl::SkipWhitespace())) {
+      std::string code = absl::AsciiStrToUpper(absl::StripAsciiWhitespace(part));
+      (IsLocalAuthorityCode(code) ? area.add_local_authorities() : area.add_postcode_prefixes())->assign(code);
+    }
+    if (area.postcode_prefixes().empty() && area.local_authorities().empty()) {
+      return absl::InvalidArgumentError("--default-area: give postcode prefixes or ONS local authority codes");
+    }
+    options.default_area = area;
+  }
+  std::error_code ec;
+  if (fs::is_directory(file, ec)) return absl::InvalidArgumentError(absl::StrCat("cannot read ", file, ": a directory"));
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return absl::InvalidArgumentError(absl::StrCat("cannot read ", file, ": ", std::strerror(errno)));
+  std::string json((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) return absl::InvalidArgumentError(absl::StrCat("cannot read ", file));
+
+  std::unique_ptr<v1::DirectoryService::Stub> stub;
+  if (!dry_run) {
+    auto channel = HubChannel(flags);
+    if (!channel.ok()) return channel.status();
+    stub = v1::DirectoryService::NewStub(*channel);
+  }
+
+  openreferral::ImportResult result;
+  {
+    Progress progress("read");
+    options.progress = [&progress](size_t done, size_t total) { progress.Update(done, total); };
+    result = openreferral::ImportServices(json, options);
+  }
+  size_t left_out = 0;
+  for (const openreferral::ImportIssue& issue : result.issues) {
+    std::cout << issue.path << ": " << issue.message << (issue.left_out ? " (left out)" : "") << "\n";
+    if (issue.left_out) ++left_out;
+  }
+  // A document that is not JSON, or holds no services: one issue at "$".
+  for (const openreferral::ImportIssue& issue : result.issues) {
+    if (result.services.empty() && issue.path == "$") {
+      return absl::InvalidArgumentError(absl::StrCat(file, ": ", issue.message));
+    }
+  }
+  for (const std::string& term : result.unknown_terms) std::cout << "unknown taxonomy term: " << term << "\n";
+
+  if (dry_run) {
+    for (const openreferral::ImportedService& s : result.services) {
+      std::cout << "would publish services/" << s.service_id << " (" << s.service.display_name() << ")\n";
+    }
+    std::cout << "Dry run: " << result.services.size() << " services would be published, " << left_out
+              << " left out by the mapping; nothing was sent to the hub\n";
+    return absl::OkStatus();
+  }
+
+  std::vector<std::pair<std::string, std::string>> refused;
+  size_t published = 0;
+  {
+    Progress progress("imported");
+    for (size_t i = 0; i < result.services.size(); ++i) {
+      const openreferral::ImportedService& s = result.services[i];
+      v1::PublishServiceRequest req;
+      *req.mutable_service() = s.service;
+      req.set_service_id(s.service_id);
+      v1::PublishServiceResponse resp;
+      grpc::Status st = stub->PublishService(CallContext().get(), req, &resp);
+      if (st.ok()) {
+        ++published;
+      } else {
+        refused.emplace_back(s.service_id, absl::StrCat(absl::StatusCodeToString(FromGrpc(st).code()), ": ",
+                                                       st.error_message()));
+      }
+      progress.Update(i + 1, result.services.size());
+    }
+  }
+  for (const auto& [id, error] : refused) std::cout << "refused services/" << id << ": " << error << "\n";
+  std::cout << "Published " << published << " services, " << refused.size() << " refused by the hub, " << left_out
+            << " left out by the mapping\n";
+  if (!refused.empty()) {
+    return absl::AbortedError(absl::StrCat("the hub refused ", refused.size(), " of ", result.services.size(),
+                                           " services"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status DirectoryExport(const Flags& flags) {
+  auto out = flags.Require("out");
+  if (!out.ok()) return out.status();
+  if (flags.Get("postcode").empty() && flags.Get("local-authority").empty()) {
+    return absl::InvalidArgumentError(
+        "--postcode or --local-authority is required: the directory is exported by searching an area");
+  }
+  auto channel = HubChannel(flags);
+  if (!channel.ok()) return channel.status();
+  auto stub = v1::DirectoryService::NewStub(*channel);
+  std::map<std::string, v1::Service> found;
+  auto keep = [&found](const v1::ServiceMatch& m) { found.emplace(m.service().name(), m.service()); };
+  for (int level = v1::LEVEL_OF_NEED_UNIVERSAL; level <= v1::LEVEL_OF_NEED_SPECIALIST; ++level) {
+    for (int age = 0; age <= 25; ++age) {
+      v1::SearchServicesRequest req;
+      for (int type = 1; v1::NeedType_IsValid(type); ++type) {
+        v1::Need* need = req.add_needs();
+        need->set_type(static_cast<v1::NeedType>(type));
+        need->set_level(static_cast<v1::LevelOfNeed>(level));
+      }
+      req.set_age_years(age);
+      req.set_postcode(flags.Get("postcode"));
+      req.set_local_authority(flags.Get("local-authority"));
+      req.set_include_near_misses(true);
+      req.set_page_size(100);
+      do {
+        v1::SearchServicesResponse resp;
+        grpc::Status s = stub->SearchServices(CallContext().get(), req, &resp);
+        if (!s.ok()) return FromGrpc(s);
+        for (const v1::ServiceMatch& m : resp.matches()) keep(m);
+        for (const v1::ServiceMatch& m : resp.near_misses()) keep(m);
+        req.set_page_token(resp.next_page_token());
+      } while (!req.page_token().empty());
+    }
+  }
+  std::vector<openreferral::ImportedService> services;
+  for (auto& [name, service] : found) {
+    openreferral::ImportedService s;
+    s.service_id = name.rfind("services/", 0) == 0 ? name.substr(9) : name;
+    s.service = service;
+    services.push_back(std::move(s));
+  }
+  std::ofstream file(*out, std::ios::binary | std::ios::trunc);
+  if (!file) return absl::InvalidArgumentError(absl::StrCat("cannot write ", *out, ": ", std::strerror(errno)));
+  file << openreferral::ExportServices(services);
+  file.close();
+  if (!file) return absl::DataLossError(absl::StrCat("cannot write ", *out));
+  std::cout << "Exported " << services.size() << " services to " << *out << "\n";
+  return absl::OkStatus();
+}
+
 struct Command {
   std::set<std::string> flags;
   std::function<absl::Status(const Flags&)> run;
@@ -1073,6 +1294,8 @@ int RunAccordctl(int argc, char** argv) {
       {"audit export", {{"bundle", "address", "out"}, AuditExport}},
       {"audit tree-head", {{"bundle", "address", "out"}, AuditTreeHead}},
       {"audit verify", {{"data-dir", "public-key", "tree-head", "event"}, AuditVerify}},
+      {"directory import", {{"bundle", "address", "dry-run", "max-level", "default-area"}, DirectoryImport}},
+      {"directory export", {{"bundle", "address", "out", "postcode", "local-authority"}, DirectoryExport}},
   };
   std::string name = args.size() >= 2 ? args[0] + " " + args[1] : args[0];
   auto it = commands.find(name);
