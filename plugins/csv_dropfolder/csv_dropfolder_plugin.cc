@@ -105,7 +105,7 @@ class CsvDropfolderAdapter : public sdk::Adapter {
     std::error_code ec;
     if (fs::exists(file, ec)) return absl::OkStatus();  // delivered before: nothing new
     std::string content = config_.utf8_bom() ? "\xEF\xBB\xBF" : "";
-    content += ReferralCsv(request.referral());
+    content += ReferralCsv(request.referral(), request.demographics(), request.identifiers());
     return WriteAtomically(file, content);
   }
 

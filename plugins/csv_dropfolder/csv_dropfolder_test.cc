@@ -162,6 +162,19 @@ TEST(CsvFormatTest, AReferralIsAHeaderAndOneRowOfItsOwnFields) {
   EXPECT_EQ(row["urgency"], "ROUTINE");
   EXPECT_EQ(row["data_categories"], "IDENTITY");
   EXPECT_EQ(row["lawful_basis"], "");
+  EXPECT_EQ(row["given_name"], "");  // who the child is travels only with IDENTITY
+
+  accord::v1::Demographics child;
+  child.set_given_name("Sam");
+  child.set_family_name("O'Neill, Jr");
+  accord::v1::SubjectIdentifiers ids;
+  ids.set_upn("B801200005001");
+  t = ParseCsv(ReferralCsv(SampleReferral("r-43"), child, ids));
+  ASSERT_TRUE(t.errors.empty());
+  row.clear();
+  for (size_t k = 0; k < t.records[0].fields.size(); ++k) row[t.records[0].fields[k]] = t.records[1].fields[k];
+  EXPECT_EQ(row["family_name"], "O'Neill, Jr");
+  EXPECT_EQ(row["upn"], "B801200005001");
 }
 
 // ---- the plugin, through the ABI

@@ -219,7 +219,8 @@ StatusFile ReadStatusCsv(absl::string_view text) {
   return out;
 }
 
-std::string ReferralCsv(const accord::v1::Referral& referral) {
+std::string ReferralCsv(const accord::v1::Referral& referral, const accord::v1::Demographics& child,
+                        const accord::v1::SubjectIdentifiers& ids) {
   std::vector<std::string> needs;
   for (const auto& need : referral.needs()) {
     needs.push_back(
@@ -240,10 +241,12 @@ std::string ReferralCsv(const accord::v1::Referral& referral) {
   if (referral.urgency() != accord::v1::URGENCY_UNSPECIFIED) {
     urgency = Name(accord::v1::Urgency_Name(referral.urgency()), "URGENCY_");
   }
-  return CsvLine({"referral_id", "service", "referrer", "subject", "urgency", "needs", "background", "consent",
-                  "lawful_basis", "lawful_basis_justification", "data_categories", "created"}) +
+  return CsvLine({"referral_id", "service", "referrer", "subject", "given_name", "family_name", "birth_date",
+                  "postcode", "nhs_number", "upn", "urgency", "needs", "background", "consent", "lawful_basis",
+                  "lawful_basis_justification", "data_categories", "created"}) +
          CsvLine({std::string(absl::StripPrefix(referral.name(), "referrals/")), referral.service(),
-                  referral.referrer(), referral.subject(), urgency, absl::StrJoin(needs, ";"), referral.background(),
+                  referral.referrer(), referral.subject(), child.given_name(), child.family_name(), child.birth_date(),
+                  child.postcode(), ids.nhs_number(), ids.upn(), urgency, absl::StrJoin(needs, ";"), referral.background(),
                   referral.consent(), lawful_basis,
                   referral.has_lawful_basis() ? referral.lawful_basis().justification() : "",
                   absl::StrJoin(categories, ";"), created});

@@ -23,6 +23,7 @@
 #include "absl/strings/string_view.h"
 #include "accord/plugin/v1/adapter.pb.h"
 #include "accord/v1/referral.pb.h"
+#include "accord/v1/subject.pb.h"
 
 namespace accord::csv_dropfolder {
 
@@ -64,7 +65,10 @@ struct StatusFile {
 StatusFile ReadStatusCsv(absl::string_view text);
 
 // The referral as a CSV file: a header and one row of the fields the referral carries.
-std::string ReferralCsv(const accord::v1::Referral& referral);
+// `child` and `ids` are who the child is, as the hub sends them only when IDENTITY is carried;
+// their columns are empty otherwise.
+std::string ReferralCsv(const accord::v1::Referral& referral, const accord::v1::Demographics& child = {},
+                        const accord::v1::SubjectIdentifiers& ids = {});
 
 }  // namespace accord::csv_dropfolder
 
