@@ -348,8 +348,8 @@ class RequestRecordsScenario : public Scenario {
 
 // New referrals, each durable, decided, logged and keyed: the school refers children (many, so no
 // child gathers hundreds of open referrals) to a CAMHS service, every call with a new idempotency
-// key. When a run makes more calls than there are keys, the extra calls are retries answered from
-// the stored referral (counted in the results as such).
+// key. A run that made more calls than there are keys would turn the extra calls into retries
+// answered from the stored referral; at the measured rates no run comes near 200 000.
 class SubmitReferralScenario : public Scenario {
  public:
   static constexpr int kChildren = 500;
