@@ -364,6 +364,8 @@ absl::Status ReferralService::DoSubmit(const security::Caller& caller, const v1:
   std::vector<store::InboxNotice> notices = {{r.provider_id, "", ""}};
   store::ReferralFilter same_child;
   same_child.subject_id = r.subject_id;
+  same_child.open_only = true;
+  same_child.not_provider_id = r.provider_id;  // a provider is not told about its own referrals
   absl::StatusOr<std::vector<domain::Referral>> others = store_.ListReferrals(same_child, "", 1000);
   if (!others.ok()) return others.status();
   for (const domain::Referral& other : *others) {

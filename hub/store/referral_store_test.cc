@@ -139,6 +139,24 @@ TEST_F(ReferralStoreTest, ChangesKeepHistoryAndAFailedChangeWritesNothing) {
   mine.party_id = "counselling";
   mine.as_referrer = false;
   EXPECT_EQ(store_->ListReferrals(mine, "", 10)->size(), 1u);
+
+  // The child's open referrals to other providers: a closed one and the provider's own are left out.
+  ReferralFilter child;
+  child.subject_id = subject_;
+  child.open_only = true;
+  EXPECT_EQ(store_->ListReferrals(child, "", 10)->size(), 1u);
+  child.not_provider_id = "counselling";
+  EXPECT_TRUE(store_->ListReferrals(child, "", 10)->empty());
+  child.not_provider_id.clear();
+  domain::ReferralChange decline;
+  decline.action = domain::ReferralAction::kDecline;
+  decline.actor_id = "counselling";
+  decline.decline = domain::Decline{::accord::v1::DECLINE_REASON_NO_CAPACITY, "", "", ::accord::v1::SECTOR_UNSPECIFIED};
+  ASSERT_TRUE(store_->UpdateReferral(
+      id, [&](domain::Referral& r) { return domain::ApplyChange(r, decline, absl::Now()); }, Notify("school")).ok());
+  EXPECT_TRUE(store_->ListReferrals(child, "", 10)->empty());
+  child.open_only = false;
+  EXPECT_EQ(store_->ListReferrals(child, "", 10)->size(), 1u);
 }
 
 TEST_F(ReferralStoreTest, OutcomesReplacePerMeasureAndTimepointAndPairAnonymously) {

@@ -147,6 +147,8 @@ struct ReferralFilter {
   domain::ReferralState state = ::accord::v1::REFERRAL_STATE_UNSPECIFIED;
   std::string service_id;
   std::string subject_id;
+  bool open_only = false;           // only referrals still open (domain::IsOpen)
+  std::string not_provider_id;      // leave out referrals to this provider
 };
 
 struct RecordedOutcome {

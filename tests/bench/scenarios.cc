@@ -346,13 +346,13 @@ class RequestRecordsScenario : public Scenario {
   v1::RequestRecordsRequest request_;
 };
 
-// New referrals, each durable, decided, logged and keyed: the school refers children (many, so no
-// child gathers hundreds of open referrals) to a CAMHS service, every call with a new idempotency
+// New referrals, each durable, decided, logged and keyed: the school refers children (2 000, so no
+// child gathers more than a few open referrals in a run) to a CAMHS service, every call with a new idempotency
 // key. A run that made more calls than there are keys would turn the extra calls into retries
 // answered from the stored referral; at the measured rates no run comes near 200 000.
 class SubmitReferralScenario : public Scenario {
  public:
-  static constexpr int kChildren = 500;
+  static constexpr int kChildren = 2000;
   static constexpr int kKeys = 200000;
 
   std::string id() const override { return "submit_referral"; }

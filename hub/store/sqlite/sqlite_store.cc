@@ -724,6 +724,16 @@ class SqliteStore final : public Store {
     if (f.state != ::accord::v1::REFERRAL_STATE_UNSPECIFIED) sql += " AND state = ?3";
     if (!f.service_id.empty()) sql += " AND service_id = ?4";
     if (!f.subject_id.empty()) sql += " AND subject_id = ?5";
+    if (f.open_only) {
+      std::vector<std::string> open;
+      for (int state = ::accord::v1::ReferralState_MIN; state <= ::accord::v1::ReferralState_MAX; ++state) {
+        if (::accord::v1::ReferralState_IsValid(state) && domain::IsOpen(static_cast<domain::ReferralState>(state))) {
+          open.push_back(absl::StrCat(state));
+        }
+      }
+      sql += absl::StrCat(" AND state IN (", absl::StrJoin(open, ", "), ")");
+    }
+    if (!f.not_provider_id.empty()) sql += " AND provider_id != ?7";
     sql += " ORDER BY id DESC LIMIT ?6";
     auto st = r.conn().Prepare(sql);
     if (!st.ok()) return st.status();
@@ -732,6 +742,7 @@ class SqliteStore final : public Store {
     if (f.state != ::accord::v1::REFERRAL_STATE_UNSPECIFIED) st->Bind(3, int64_t{f.state});
     if (!f.service_id.empty()) st->Bind(4, f.service_id);
     if (!f.subject_id.empty()) st->Bind(5, f.subject_id);
+    if (!f.not_provider_id.empty()) st->Bind(7, f.not_provider_id);
     std::vector<std::string> ids;
     for (;;) {
       auto row = st->Step();
