@@ -35,11 +35,22 @@ RecordService::RecordService(store::Store& store, const security::Authenticator&
 grpc::ServerUnaryReactor* RecordService::RequestRecords(grpc::CallbackServerContext* ctx,
                                                         const v1::RequestRecordsRequest* req,
                                                         v1::RequestRecordsResponse* resp) {
-  return HandleUnary(ctx, auth_, kRequesters, "RequestRecords",
-                     [&](const security::Caller& caller) { return DoRequest(*ctx, caller, *req, *resp); });
+  return HandleUnaryLater(ctx, auth_, kRequesters, "RequestRecords", [&](const security::Caller& caller, Finish finish) {
+    absl::StatusOr<std::vector<store::NewEvent>> events = DoRequest(*ctx, caller, *req, *resp);
+    if (!events.ok()) {
+      resp->Clear();
+      return finish(events.status());
+    }
+    if (events->empty()) return finish(absl::OkStatus());
+    // Durable before anything is sent (invariant 1); on failure nothing is sent.
+    store_.AppendEventsLater(std::move(*events), [resp, finish](absl::StatusOr<std::vector<uint64_t>> logged) {
+      if (!logged.ok()) resp->Clear();
+      finish(logged.status());
+    });
+  });
 }
 
-absl::Status RecordService::DoRequest(grpc::CallbackServerContext& ctx, const security::Caller& caller,
+absl::StatusOr<std::vector<store::NewEvent>> RecordService::DoRequest(grpc::CallbackServerContext& ctx, const security::Caller& caller,
                                       const v1::RequestRecordsRequest& req, v1::RequestRecordsResponse& resp) {
   absl::StatusOr<std::string> subject = domain::ParseSubjectName(req.subject(), "subject");
   if (!subject.ok()) return subject.status();
@@ -132,14 +143,7 @@ absl::Status RecordService::DoRequest(grpc::CallbackServerContext& ctx, const se
   }
   // A call the caller gave up on discloses nothing and is not logged as a disclosure.
   if (ctx.IsCancelled()) return absl::CancelledError("the call was cancelled before the records were sent");
-  if (!events.empty()) {
-    // Durable before anything is sent (invariant 1); on failure nothing is sent.
-    if (absl::StatusOr<std::vector<uint64_t>> logged = store_.AppendEvents(std::move(events)); !logged.ok()) {
-      resp.Clear();
-      return logged.status();
-    }
-  }
-  return absl::OkStatus();
+  return events;
 }
 
 }  // namespace accord::server

@@ -19,7 +19,8 @@ class RecordService final : public v1::RecordService::CallbackService {
                                            v1::RequestRecordsResponse* resp) override;
 
  private:
-  absl::Status DoRequest(grpc::CallbackServerContext& ctx, const security::Caller& caller,
+  // Decides, fetches and fills `resp`; returns the sharing events to make durable before it is sent.
+  absl::StatusOr<std::vector<store::NewEvent>> DoRequest(grpc::CallbackServerContext& ctx, const security::Caller& caller,
                          const v1::RequestRecordsRequest& req, v1::RequestRecordsResponse& resp);
 
   store::Store& store_;

@@ -219,12 +219,46 @@ absl::StatusOr<std::pair<domain::SharingRequest, domain::Decision>> ReferralServ
 grpc::ServerUnaryReactor* ReferralService::SubmitReferral(grpc::CallbackServerContext* ctx,
                                                           const v1::SubmitReferralRequest* req,
                                                           v1::SubmitReferralResponse* resp) {
-  return HandleUnary(ctx, auth_, kParties, "SubmitReferral",
-                     [&](const security::Caller& caller) { return DoSubmit(caller, *req, *resp); });
+  return HandleUnaryLater(ctx, auth_, kParties, "SubmitReferral", [&](const security::Caller& caller, Finish finish) {
+    absl::StatusOr<std::optional<Submission>> submission = PrepareSubmit(caller, *req, *resp);
+    if (!submission.ok()) return finish(submission.status());
+    if (!submission->has_value()) return finish(absl::OkStatus());  // a retry, answered with the original
+    // The referral, its history, inbox items and events in one durable transaction; the gRPC
+    // thread is free meanwhile and the answer goes out once it is durable.
+    std::vector<std::string> woken;
+    for (const store::InboxNotice& n : (*submission)->notices) woken.push_back(n.partner_id);
+    auto effects = [events = std::move((*submission)->events),
+                    notices = std::move((*submission)->notices)](const domain::Referral& stored) {
+      store::ReferralEffects effects;
+      effects.events = events;
+      for (store::NewEvent& e : effects.events) {
+        if (e.event.request() == "ReferralService/SubmitReferral") {
+          e.event.set_request(absl::StrCat("ReferralService/SubmitReferral ", domain::ReferralName(stored.id)));
+        }
+      }
+      effects.notify = notices;
+      return effects;
+    };
+    store_.CreateReferralLater(
+        std::move((*submission)->referral), std::move(effects),
+        [this, resp, finish, woken = std::move(woken),
+         caller_id = caller.partner.id](absl::StatusOr<store::SubmitResult> result) {
+          if (!result.ok()) return finish(result.status());
+          if (result->created) {
+            waiters_.Notify(woken);
+            log::Info("referral_submitted", {{"referral", result->referral.id}, {"by", caller_id},
+                                             {"to", result->referral.provider_id}});
+          }
+          absl::StatusOr<v1::Referral> view = View(result->referral, caller_id);
+          if (!view.ok()) return finish(view.status());
+          *resp->mutable_referral() = std::move(*view);
+          finish(absl::OkStatus());
+        });
+  });
 }
 
-absl::Status ReferralService::DoSubmit(const security::Caller& caller, const v1::SubmitReferralRequest& req,
-                                       v1::SubmitReferralResponse& resp) {
+absl::StatusOr<std::optional<ReferralService::Submission>> ReferralService::PrepareSubmit(
+    const security::Caller& caller, const v1::SubmitReferralRequest& req, v1::SubmitReferralResponse& resp) {
   // 1. The request's own fields.
   if (!req.has_referral()) return absl::InvalidArgumentError("referral: is required");
   const v1::Referral& in = req.referral();
@@ -274,7 +308,7 @@ absl::Status ReferralService::DoSubmit(const security::Caller& caller, const v1:
     absl::StatusOr<v1::Referral> view = View(*original, caller.partner.id);
     if (!view.ok()) return view.status();
     *resp.mutable_referral() = *view;
-    return absl::OkStatus();
+    return std::optional<Submission>();
   }
   if (!absl::IsNotFound(original.status())) return original.status();
 
@@ -395,29 +429,7 @@ absl::Status ReferralService::DoSubmit(const security::Caller& caller, const v1:
   r.history = {domain::StateChange{v1::REFERRAL_STATE_SUBMITTED, caller.partner.id, now}};
   r.create_time = now;
   r.update_time = now;
-  absl::StatusOr<store::SubmitResult> result = store_.CreateReferral(r, [&](const domain::Referral& stored) {
-    store::ReferralEffects effects;
-    effects.events = events;
-    for (store::NewEvent& e : effects.events) {
-      if (e.event.request() == "ReferralService/SubmitReferral") {
-        e.event.set_request(absl::StrCat("ReferralService/SubmitReferral ", domain::ReferralName(stored.id)));
-      }
-    }
-    effects.notify = notices;
-    return effects;
-  });
-  if (!result.ok()) return result.status();
-  if (result->created) {
-    std::vector<std::string> woken;
-    for (const store::InboxNotice& n : notices) woken.push_back(n.partner_id);
-    waiters_.Notify(woken);
-    log::Info("referral_submitted", {{"referral", result->referral.id}, {"by", caller.partner.id},
-                                     {"to", result->referral.provider_id}});
-  }
-  absl::StatusOr<v1::Referral> view = View(result->referral, caller.partner.id);
-  if (!view.ok()) return view.status();
-  *resp.mutable_referral() = *view;
-  return absl::OkStatus();
+  return Submission{std::move(r), std::move(events), std::move(notices)};
 }
 
 // Reads -------------------------------------------------------------------------------------------
@@ -751,7 +763,36 @@ absl::StatusOr<v1::Referral> ReferralService::ChangeFor(const domain::Partner& p
 
 absl::StatusOr<v1::WatchInboxResponse> ReferralService::Deliver(const security::Caller& caller,
                                                                const store::InboxItem& item) {
-  v1::WatchInboxResponse out;
+  absl::StatusOr<Delivery> delivery = PrepareDelivery(caller, item);
+  if (!delivery.ok()) return delivery.status();
+  if (!delivery->events.empty()) {
+    absl::StatusOr<std::vector<uint64_t>> logged = store_.AppendEvents(std::move(delivery->events));
+    if (!logged.ok()) return DeliveryNotLogged(logged.status());
+  }
+  return std::move(delivery->message);
+}
+
+void ReferralService::DeliverLater(const security::Caller& caller, const store::InboxItem& item,
+                                   std::function<void(absl::StatusOr<v1::WatchInboxResponse>)> done) {
+  absl::StatusOr<Delivery> delivery = PrepareDelivery(caller, item);
+  if (!delivery.ok()) return done(delivery.status());
+  if (delivery->events.empty()) return done(std::move(delivery->message));
+  auto message = std::make_shared<v1::WatchInboxResponse>(std::move(delivery->message));
+  store_.AppendEventsLater(std::move(delivery->events),
+                           [message, done = std::move(done)](absl::StatusOr<std::vector<uint64_t>> logged) {
+                             if (!logged.ok()) return done(DeliveryNotLogged(logged.status()));
+                             done(std::move(*message));
+                           });
+}
+
+absl::Status ReferralService::DeliveryNotLogged(const absl::Status& why) {
+  return absl::UnavailableError(absl::StrCat("a delivery could not be logged, so nothing was sent: ", why.message()));
+}
+
+absl::StatusOr<ReferralService::Delivery> ReferralService::PrepareDelivery(const security::Caller& caller,
+                                                                           const store::InboxItem& item) {
+  Delivery delivery;
+  v1::WatchInboxResponse& out = delivery.message;
   out.set_cursor(Cursor(item.sequence));
   out.set_state(item.state);
   *out.mutable_time() = domain::TimeToProto(item.time);
@@ -763,7 +804,7 @@ absl::StatusOr<v1::WatchInboxResponse> ReferralService::Deliver(const security::
     out.mutable_referral()->set_name(domain::ReferralName(referral->id));
     out.mutable_referral()->set_state(item.state);
     out.set_withheld_reason(why);
-    return out;
+    return std::move(delivery);
   };
 
   std::optional<std::pair<domain::SharingRequest, domain::Decision>> decided;
@@ -790,12 +831,8 @@ absl::StatusOr<v1::WatchInboxResponse> ReferralService::Deliver(const security::
     }
   }
   if (decided) {
-    std::vector<store::NewEvent> events = {DecisionEvent(decided->first, decided->second, request)};
-    absl::StatusOr<std::vector<uint64_t>> logged = store_.AppendEvents(std::move(events));
-    if (!logged.ok()) {
-      return absl::UnavailableError(
-          absl::StrCat("a delivery could not be logged, so nothing was sent: ", logged.status().message()));
-    }
+    // Logged (by the caller) before anything of it is sent, withheld or not.
+    delivery.events = {DecisionEvent(decided->first, decided->second, request)};
     if (!decided->second.AllAllowed()) {
       return withhold(absl::StrCat("sharing refused at delivery: ", RefusalText(decided->second)));
     }
@@ -808,7 +845,7 @@ absl::StatusOr<v1::WatchInboxResponse> ReferralService::Deliver(const security::
     out.mutable_concurrent()->add_services(domain::ServiceName(item.concurrent_service_id));
     out.mutable_concurrent()->set_suggestion(kLeadProfessionalSuggestion);
   }
-  return out;
+  return delivery;
 }
 
 // One partner's inbox as a stream: items after the cursor, then new ones as InboxWaiters wakes it.
@@ -855,7 +892,7 @@ class ReferralService::InboxReactor final : public grpc::ServerWriteReactor<v1::
       absl::MutexLock lock(&mu_);
       if (finished_) return;
       closing_ = true;
-      if (writing_) return;  // OnWriteDone finishes
+      if (writing_ || delivering_) return;  // OnWriteDone or OnDelivered finishes
       finished_ = true;
     }
     Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the hub is shutting down; reconnect with your cursor"));
@@ -881,7 +918,7 @@ class ReferralService::InboxReactor final : public grpc::ServerWriteReactor<v1::
     {
       absl::MutexLock lock(&mu_);
       cancelled_ = true;
-      if (finished_ || writing_) return;  // OnWriteDone finishes
+      if (finished_ || writing_ || delivering_) return;  // OnWriteDone or OnDelivered finishes
       finished_ = true;
     }
     Finish(grpc::Status(grpc::StatusCode::CANCELLED, "inbox stream cancelled"));
@@ -893,51 +930,73 @@ class ReferralService::InboxReactor final : public grpc::ServerWriteReactor<v1::
   }
 
  private:
-  // Sends the next item, if any and no write is in flight; reads the store when the buffer is
-  // empty. Called from the constructor, after each write, and when woken.
+  // Delivers the next item, if any and no delivery or write is in flight; reads the store when the
+  // buffer is empty. Called from the constructor, after each write, and when woken. The item's
+  // decision is made durable in the log without holding this thread; OnDelivered sends it.
   void Pump() {
-    bool send = false;
+    std::optional<store::InboxItem> next;
     absl::Status failure;
     {
       absl::MutexLock lock(&mu_);
-      if (writing_ || finished_) return;
+      if (writing_ || delivering_ || finished_) return;
       if (cancelled_) {
         finished_ = true;
         failure = absl::CancelledError("inbox stream cancelled");
       } else if (closing_) {
         finished_ = true;
         failure = absl::UnavailableError("the hub is shutting down; reconnect with your cursor");
-      }
-      while (!finished_ && !send) {
+      } else {
         if (buffer_.empty()) {
           absl::StatusOr<std::vector<store::InboxItem>> items =
               service_.store_.ReadInbox(caller_.partner.id, cursor_, 50);
           if (!items.ok()) {
             failure = items.status();
             finished_ = true;
-            break;
+          } else if (items->empty()) {
+            return;  // idle until woken
+          } else {
+            buffer_.assign(items->begin(), items->end());
           }
-          if (items->empty()) return;  // idle until woken
-          buffer_.assign(items->begin(), items->end());
         }
-        store::InboxItem item = std::move(buffer_.front());
-        buffer_.pop_front();
-        absl::StatusOr<v1::WatchInboxResponse> message = service_.Deliver(caller_, item);
-        if (!message.ok()) {
-          failure = message.status();
-          finished_ = true;
-          break;
+        if (!finished_) {
+          next = std::move(buffer_.front());
+          buffer_.pop_front();
+          delivering_ = true;
         }
-        cursor_ = item.sequence;
+      }
+    }
+    if (!next) {
+      Finish(ToGrpc(failure));
+      return;
+    }
+    Ref();  // held until the delivery completes
+    const int64_t sequence = next->sequence;
+    service_.DeliverLater(caller_, *next, [this, sequence](absl::StatusOr<v1::WatchInboxResponse> message) {
+      OnDelivered(sequence, std::move(message));
+      Unref();
+    });
+  }
+
+  void OnDelivered(int64_t sequence, absl::StatusOr<v1::WatchInboxResponse> message) {
+    bool send = false;
+    {
+      absl::MutexLock lock(&mu_);
+      delivering_ = false;
+      if (finished_) return;
+      if (message.ok() && !cancelled_) {
+        cursor_ = sequence;
         message_ = std::move(*message);
-        writing_ = true;
-        send = true;
+        writing_ = send = true;
+      } else {
+        finished_ = true;
       }
     }
     if (send) {
-      StartWrite(&message_);
+      StartWrite(&message_);  // a closing stream ends after it (Pump)
+    } else if (!message.ok()) {
+      Finish(ToGrpc(message.status()));
     } else {
-      Finish(ToGrpc(failure));
+      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "inbox stream cancelled"));
     }
   }
 
@@ -949,6 +1008,7 @@ class ReferralService::InboxReactor final : public grpc::ServerWriteReactor<v1::
   int64_t cursor_ ABSL_GUARDED_BY(mu_) = 0;
   std::deque<store::InboxItem> buffer_ ABSL_GUARDED_BY(mu_);
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool delivering_ ABSL_GUARDED_BY(mu_) = false;  // an item's decision is being logged
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
   bool closing_ ABSL_GUARDED_BY(mu_) = false;

@@ -10,7 +10,9 @@
 #ifndef ACCORD_HUB_SERVER_REFERRAL_SERVICE_H_
 #define ACCORD_HUB_SERVER_REFERRAL_SERVICE_H_
 
+#include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -102,8 +104,17 @@ class ReferralService final : public v1::ReferralService::CallbackService {
  private:
   class InboxReactor;
 
-  absl::Status DoSubmit(const security::Caller& caller, const v1::SubmitReferralRequest& req,
-                        v1::SubmitReferralResponse& resp);
+  // A new referral, decided and ready to be written with its events and inbox notices.
+  struct Submission {
+    domain::Referral referral;
+    std::vector<store::NewEvent> events;
+    std::vector<store::InboxNotice> notices;
+  };
+  // Validates and decides a submission. Nothing to write (nullopt) when it is a retry of one made
+  // before: `resp` then holds the original.
+  absl::StatusOr<std::optional<Submission>> PrepareSubmit(const security::Caller& caller,
+                                                          const v1::SubmitReferralRequest& req,
+                                                          v1::SubmitReferralResponse& resp);
   // The state changes: validate, check the caller is a party, decide whether the other party may
   // be told, then one store transaction.
   absl::StatusOr<v1::Referral> DoChange(const security::Caller& caller, const std::string& name,
@@ -125,6 +136,17 @@ class ReferralService final : public v1::ReferralService::CallbackService {
       domain::Purpose purpose, std::vector<domain::DataCategory> categories, bool own_basis);
   // One inbox item as `caller` receives it now: decided again and logged; withheld when refused.
   absl::StatusOr<v1::WatchInboxResponse> Deliver(const security::Caller& caller, const store::InboxItem& item);
+  // The same, with `done` called once the decision is durable in the log (from the store's
+  // completion thread) or at once when nothing needs logging or it failed before.
+  void DeliverLater(const security::Caller& caller, const store::InboxItem& item,
+                    std::function<void(absl::StatusOr<v1::WatchInboxResponse>)> done);
+  // An inbox item decided: the message to send and the events to make durable before sending it.
+  struct Delivery {
+    v1::WatchInboxResponse message;
+    std::vector<store::NewEvent> events;
+  };
+  absl::StatusOr<Delivery> PrepareDelivery(const security::Caller& caller, const store::InboxItem& item);
+  static absl::Status DeliveryNotLogged(const absl::Status& why);
   absl::Status DoRecordOutcome(const security::Caller& caller, const v1::RecordOutcomeRequest& req,
                                v1::RecordOutcomeResponse& resp);
 

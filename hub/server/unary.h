@@ -13,6 +13,13 @@ namespace accord::server {
 
 // `body(const security::Caller&) -> absl::Status`, run when the caller holds one of `roles`. Refusals and failures are logged with the
 // method and the caller; successes are not (the sharing log records disclosures).
+inline void LogRefusal(const char* method, const std::string& caller_id, const absl::Status& status) {
+  log::Info("rpc_refused", {{"method", method},
+                            {"caller", caller_id},
+                            {"code", absl::StatusCodeToString(status.code())},
+                            {"message", std::string(status.message())}});
+}
+
 template <typename Body>
 grpc::ServerUnaryReactor* HandleUnary(grpc::CallbackServerContext* ctx, const security::Authenticator& auth,
                                       std::initializer_list<domain::Role> roles, const char* method, Body&& body) {
@@ -20,13 +27,44 @@ grpc::ServerUnaryReactor* HandleUnary(grpc::CallbackServerContext* ctx, const se
   absl::StatusOr<security::Caller> caller = auth.Authenticate(*ctx->auth_context());
   absl::Status status = caller.ok() ? security::RequireRole(*caller, roles) : caller.status();
   if (status.ok()) status = body(*caller);
-  if (!status.ok()) {
-    log::Info("rpc_refused", {{"method", method},
-                              {"caller", caller.ok() ? caller->partner.id : std::string("-")},
-                              {"code", absl::StatusCodeToString(status.code())},
-                              {"message", std::string(status.message())}});
-  }
+  if (!status.ok()) LogRefusal(method, caller.ok() ? caller->partner.id : std::string("-"), status);
   reactor->Finish(ToGrpc(status));
+  return reactor;
+}
+
+// Finishes a unary call once, from whichever thread its last step ran on (e.g. the store's writer
+// once an append is durable), logging a refusal as HandleUnary does.
+class Finish {
+ public:
+  Finish(grpc::ServerUnaryReactor* reactor, const char* method, std::string caller_id)
+      : reactor_(reactor), method_(method), caller_id_(std::move(caller_id)) {}
+  void operator()(const absl::Status& status) const {
+    if (!status.ok()) LogRefusal(method_, caller_id_, status);
+    reactor_->Finish(ToGrpc(status));
+  }
+
+ private:
+  grpc::ServerUnaryReactor* reactor_;
+  const char* method_;
+  std::string caller_id_;
+};
+
+// As HandleUnary, for a body that may finish later: `body(const security::Caller&, Finish)` calls
+// its Finish exactly once — before it returns, or later from another thread (its last step
+// asynchronous, so that the gRPC callback thread is not held while e.g. the store commits). Until
+// then the request, response and context stay valid.
+template <typename Body>
+grpc::ServerUnaryReactor* HandleUnaryLater(grpc::CallbackServerContext* ctx, const security::Authenticator& auth,
+                                           std::initializer_list<domain::Role> roles, const char* method,
+                                           Body&& body) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  absl::StatusOr<security::Caller> caller = auth.Authenticate(*ctx->auth_context());
+  absl::Status status = caller.ok() ? security::RequireRole(*caller, roles) : caller.status();
+  if (!status.ok()) {
+    Finish(reactor, method, caller.ok() ? caller->partner.id : std::string("-"))(status);
+    return reactor;
+  }
+  body(*caller, Finish(reactor, method, caller->partner.id));
   return reactor;
 }
 

@@ -315,6 +315,20 @@ class Store {
   virtual absl::StatusOr<std::vector<uint64_t>> AppendEvents(std::vector<NewEvent> events) = 0;
   // Number of events in the log.
   virtual absl::StatusOr<uint64_t> LogSize() = 0;
+
+  // Asynchronous forms of the writes on the hot paths (AppendEvents, CreateReferral), so that a
+  // server thread is not held while the group commit it joined becomes durable: `done` runs exactly
+  // once with what the synchronous form would return, once the change is durable or has failed —
+  // on a thread of the store's, in commit order, so it should be short (later completions wait for
+  // it); it may call the store again. The defaults run the synchronous form on the calling thread.
+  using AppendDone = std::function<void(absl::StatusOr<std::vector<uint64_t>>)>;
+  virtual void AppendEventsLater(std::vector<NewEvent> events, AppendDone done) {
+    done(AppendEvents(std::move(events)));
+  }
+  using SubmitDone = std::function<void(absl::StatusOr<SubmitResult>)>;
+  virtual void CreateReferralLater(domain::Referral referral, ReferralEffectsFor effects, SubmitDone done) {
+    done(CreateReferral(std::move(referral), effects));
+  }
   // The stored perfect-subtree hashes, for roots and proofs (audit::RootHash etc.).
   virtual audit::HashStore& LogHashes() = 0;
   // Up to `limit` events with sequence >= from, in order.

@@ -6,6 +6,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/civil_time.h"
 #include "accord/sdk/client.h"
 #include "accord/v1/audit.grpc.pb.h"
 #include "absl/strings/str_format.h"
@@ -346,6 +347,13 @@ class RequestRecordsScenario : public Scenario {
   v1::RequestRecordsRequest request_;
 };
 
+// A name part for the i-th bench child: "Aab", "Aac", ... (no digits).
+std::string Letters(int i) {
+  std::string out = "A";
+  for (int k = 0; k < 3; ++k, i /= 26) out.push_back(static_cast<char>('a' + i % 26));
+  return out;
+}
+
 // New referrals, each durable, decided, logged and keyed: the school refers children (2 000, so no
 // child gathers more than a few open referrals in a run) to a CAMHS service, every call with a new idempotency
 // key. A run that made more calls than there are keys would turn the extra calls into retries
@@ -403,9 +411,11 @@ class SubmitReferralScenario : public Scenario {
     for (int i = 0; i < kChildren; ++i) {
       v1::ResolveSubjectRequest child;
       child.mutable_identifiers()->set_local_id(absl::StrCat("MIS-REF-", i));
-      child.mutable_demographics()->set_given_name(absl::StrCat("Child", i));
-      child.mutable_demographics()->set_family_name(absl::StrCat("Referral", i));
-      child.mutable_demographics()->set_birth_date("2013-09-01");
+      // Distinct children: the person index must not match them to one another (names that differ
+      // only by a digit and one birth date would be taken for the same child).
+      child.mutable_demographics()->set_given_name(absl::StrCat("Child", Letters(i)));
+      child.mutable_demographics()->set_family_name(absl::StrCat("Referral", Letters(i * 7 + 3)));
+      child.mutable_demographics()->set_birth_date(absl::FormatCivilTime(absl::CivilDay(2010, 1, 1) + i));
       child.mutable_demographics()->set_postcode("LS6 2AB");
       v1::ResolveSubjectResponse resolved;
       s = subjects->ResolveSubject(SetupContext().get(), child, &resolved);

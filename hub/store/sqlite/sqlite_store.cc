@@ -7,6 +7,7 @@
 #include <deque>
 #include <limits>
 #include <map>
+#include <memory>
 #include <optional>
 #include <mutex>
 #include <thread>
@@ -178,11 +179,16 @@ std::string RandomId() {
   return absl::BytesToHexString(absl::string_view(reinterpret_cast<char*>(bytes), sizeof bytes));
 }
 
+// One caller's change: runs inside the group transaction (in a savepoint of its own) and fills
+// `events` with the sharing events that record it.
+using Unit = std::function<absl::Status(Connection&, std::vector<NewEvent>&)>;
+
 class SqliteStore final : public Store {
  public:
   SqliteStore(std::filesystem::path file, std::unique_ptr<Connection> writer, audit::TreeBuilder tree)
       : file_(std::move(file)), read_hashes_(*this), writer_(std::move(writer)), tree_(std::move(tree)) {
     writer_thread_ = std::thread([this] { WriterLoop(); });
+    completion_thread_ = std::thread([this] { CompletionLoop(); });
   }
 
   ~SqliteStore() override {
@@ -190,7 +196,12 @@ class SqliteStore final : public Store {
       absl::MutexLock lock(&queue_mu_);
       stopping_ = true;
     }
-    writer_thread_.join();
+    writer_thread_.join();  // runs every queued job first
+    {
+      absl::MutexLock lock(&completion_mu_);
+      completions_stopping_ = true;
+    }
+    completion_thread_.join();  // runs every completion first
   }
 
   absl::Status CreatePartner(const Partner& partner) override {
@@ -341,6 +352,19 @@ class SqliteStore final : public Store {
         &sequences);
     if (!status.ok()) return status;
     return sequences;
+  }
+
+  void AppendEventsLater(std::vector<NewEvent> events, AppendDone done) override {
+    auto owned = std::make_shared<std::vector<NewEvent>>(std::move(events));
+    RunWriteLater(
+        [owned](Connection&, std::vector<NewEvent>& out) {
+          out = std::move(*owned);
+          return absl::OkStatus();
+        },
+        [done = std::move(done)](Job& job) {
+          if (!job.status.ok()) return done(job.status);
+          done(std::move(job.sequences));
+        });
   }
 
   absl::StatusOr<uint64_t> LogSize() override {
@@ -662,7 +686,29 @@ class SqliteStore final : public Store {
 
   absl::StatusOr<SubmitResult> CreateReferral(domain::Referral referral, const ReferralEffectsFor& effects) override {
     SubmitResult result;
-    absl::Status status = RunWrite([&](Connection& conn, std::vector<NewEvent>& out) -> absl::Status {
+    absl::Status status = RunWrite(CreateReferralUnit(std::move(referral), effects, result));
+    if (!status.ok()) return status;
+    return result;
+  }
+
+  void CreateReferralLater(domain::Referral referral, ReferralEffectsFor effects, SubmitDone done) override {
+    struct State {
+      ReferralEffectsFor effects;
+      SubmitResult result;
+    };
+    auto state = std::make_shared<State>();
+    state->effects = std::move(effects);
+    RunWriteLater(CreateReferralUnit(std::move(referral), state->effects, state->result),
+                  [state, done = std::move(done)](Job& job) {
+                    if (!job.status.ok()) return done(job.status);
+                    done(std::move(state->result));
+                  });
+  }
+
+  // The write of CreateReferral: `effects` and `result` must outlive the unit.
+  static Unit CreateReferralUnit(domain::Referral referral, const ReferralEffectsFor& effects, SubmitResult& result) {
+    return [referral = std::move(referral), &effects, &result](Connection& conn,
+                                                               std::vector<NewEvent>& out) mutable -> absl::Status {
       result = SubmitResult();
       auto st = conn.Prepare("SELECT id FROM referrals WHERE referrer_id = ?1 AND idempotency_key = ?2");
       if (!st.ok()) return st.status();
@@ -684,9 +730,7 @@ class SqliteStore final : public Store {
       result.referral = referral;
       result.created = true;
       return ApplyEffects(conn, referral, effects, out);
-    });
-    if (!status.ok()) return status;
-    return result;
+    };
   }
 
   absl::StatusOr<domain::Referral> FindReferralByKey(absl::string_view referrer_id,
@@ -1460,16 +1504,27 @@ class SqliteStore final : public Store {
 
   // ---- The writer: group commit ------------------------------------------------------------
 
-  // One caller's change: runs inside the group transaction (in a savepoint of its own) and fills
-  // `events` with the sharing events that record it.
-  using Unit = std::function<absl::Status(Connection&, std::vector<NewEvent>&)>;
 
   struct Job {
     Unit unit;
     absl::Status status;
     std::vector<uint64_t> sequences;
     bool done = false;
+    // Set for an asynchronous caller: run on the completion thread once the job's transaction is
+    // durable (or failed), which then deletes the job.
+    std::function<void(Job&)> then;
   };
+
+  // Queues `unit` for the writer thread and returns; `then` runs on the completion thread once the
+  // transaction holding it is durable or has failed, in commit order. A completion may call the
+  // store again, even a synchronous write (it only delays the completions after it).
+  void RunWriteLater(Unit unit, std::function<void(Job&)> then) {
+    auto job = std::make_unique<Job>();
+    job->unit = std::move(unit);
+    job->then = std::move(then);
+    absl::MutexLock lock(&queue_mu_);
+    queue_.push_back(job.release());
+  }
 
   // Queues `unit` for the writer thread and waits until the transaction holding it is durable.
   absl::Status RunWrite(Unit unit, std::vector<uint64_t>* sequences = nullptr) {
@@ -1502,8 +1557,39 @@ class SqliteStore final : public Store {
         absl::MutexLock lock(&write_mu_);
         RunBatch(batch);
       }
-      absl::MutexLock lock(&queue_mu_);
-      for (Job* job : batch) job->done = true;
+      std::vector<std::unique_ptr<Job>> later;
+      {
+        absl::MutexLock lock(&queue_mu_);
+        for (Job* job : batch) {
+          if (job->then) {
+            later.emplace_back(job);
+          } else {
+            job->done = true;
+          }
+        }
+      }
+      if (!later.empty()) {
+        absl::MutexLock lock(&completion_mu_);
+        for (std::unique_ptr<Job>& job : later) completions_.push_back(std::move(job));
+      }
+    }
+  }
+
+  // Runs the asynchronous callers' completions, so that the writer goes on to the next batch.
+  void CompletionLoop() {
+    for (;;) {
+      std::deque<std::unique_ptr<Job>> ready;
+      {
+        absl::MutexLock lock(&completion_mu_);
+        completion_mu_.Await(absl::Condition(
+            +[](SqliteStore* self) ABSL_SHARED_LOCKS_REQUIRED(self->completion_mu_) {
+              return self->completions_stopping_ || !self->completions_.empty();
+            },
+            this));
+        if (completions_.empty()) return;  // stopping, nothing left
+        ready.swap(completions_);
+      }
+      for (std::unique_ptr<Job>& job : ready) job->then(*job);
     }
   }
 
@@ -1707,6 +1793,10 @@ class SqliteStore final : public Store {
   absl::Mutex queue_mu_;
   std::deque<Job*> queue_ ABSL_GUARDED_BY(queue_mu_);
   bool stopping_ ABSL_GUARDED_BY(queue_mu_) = false;
+  absl::Mutex completion_mu_;
+  std::deque<std::unique_ptr<Job>> completions_ ABSL_GUARDED_BY(completion_mu_);
+  bool completions_stopping_ ABSL_GUARDED_BY(completion_mu_) = false;
+  std::thread completion_thread_;
   std::thread writer_thread_;
   absl::Mutex pool_mu_;
   std::vector<std::unique_ptr<Connection>> pool_ ABSL_GUARDED_BY(pool_mu_);
