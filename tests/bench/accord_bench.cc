@@ -15,6 +15,7 @@
 //                [--payload BYTES] [--log-events N] [--rates 25,50,75|none] [--repeats 3]
 //                [--scenarios id,id] [--log-results FILE]...
 //   accord-bench echo-server --config HUB_JSON --address-file FILE     (started by the run)
+#include <cmath>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -69,12 +70,16 @@ struct Options {
   std::vector<double> rates = {25, 50, 75};
   std::set<std::string> scenarios;  // empty: all
   std::vector<fs::path> log_results;
+  double soak = 0;             // > 0: instead of peak and latency, the scenarios run this long at soak_rate
+  double soak_rate = 1000;     // calls/s offered during a soak
+  double soak_interval = 60;   // a soak reports throughput, latency and the hub's RSS per interval
 };
 
 const char* const kUsage =
     "usage: accord-bench [--out DIR] [--duration S] [--warmup S] [--connections N] [--inflight N]\n"
     "                    [--payload BYTES] [--log-events N] [--rates 25,50,75|none] [--repeats 3]\n"
-    "                    [--scenarios id,id] [--log-results FILE]...\n";
+    "                    [--scenarios id,id] [--log-results FILE]...\n"
+    "                    [--soak SECONDS [--soak-rate CALLS_PER_S] [--soak-interval SECONDS]]\n";
 
 bool ParseOptions(int argc, char** argv, Options* o) {
   for (int i = 1; i < argc; ++i) {
@@ -110,6 +115,12 @@ bool ParseOptions(int argc, char** argv, Options* o) {
       for (absl::string_view part : absl::StrSplit(value, ',', absl::SkipEmpty())) o->scenarios.insert(std::string(part));
     } else if (flag == "--log-results") {
       o->log_results.push_back(value);
+    } else if (flag == "--soak") {
+      ok = absl::SimpleAtod(value, &o->soak) && o->soak > 0;
+    } else if (flag == "--soak-rate") {
+      ok = absl::SimpleAtod(value, &o->soak_rate) && o->soak_rate > 0;
+    } else if (flag == "--soak-interval") {
+      ok = absl::SimpleAtod(value, &o->soak_interval) && o->soak_interval > 0;
     } else {
       std::cerr << "accord-bench: unknown flag " << flag << "\n";
       return false;
@@ -380,6 +391,32 @@ int Run(const Options& o) {
       }
       return r;
     };
+
+    // A soak: a fixed offered rate for a long time, the hub's memory read after every interval
+    // (DESIGN.md §6: RSS flat over a soak).
+    if (o.soak > 0 && !scenario->on_echo()) {
+      json intervals = json::array();
+      const int count = std::max(1, static_cast<int>(std::ceil(o.soak / o.soak_interval)));
+      for (int i = 0; i < count; ++i) {
+        LoadOptions lo;
+        lo.warmup_seconds = 0;
+        lo.duration_seconds = o.soak_interval;
+        lo.inflight = o.inflight;
+        lo.rate = o.soak_rate;
+        LoadResult r = RunLoad(connections, lo, server_pid);
+        json j = ToJson(r);
+        j["end_s"] = (i + 1) * o.soak_interval;
+        j["hub_rss_bytes"] = ProcessRssBytes(env.hub_pid);
+        hub_rss_peak = std::max(hub_rss_peak, r.server.rss_peak_bytes);
+        Progress(absl::StrFormat("  soak %d/%d: %s; hub RSS %.0f MB", i + 1, count, Describe(r),
+                                 j["hub_rss_bytes"].get<double>() / 1e6));
+        if (r.ok == 0) failed = true;
+        intervals.push_back(std::move(j));
+      }
+      s["soak"] = {{"offered_rate", o.soak_rate}, {"interval_s", o.soak_interval}, {"intervals", intervals}};
+      scenarios.push_back(s);
+      continue;
+    }
 
     // Other work on a shared machine comes and goes: each scenario's ratio is taken against an
     // echo peak measured right before it, so both see the same conditions.

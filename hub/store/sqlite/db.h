@@ -65,6 +65,8 @@ class Connection {
   absl::StatusOr<Statement> Prepare(absl::string_view sql);
   // Runs one or more statements that take no parameters.
   absl::Status Exec(absl::string_view sql);
+  // Runs one statement that takes no parameters, prepared once (for those run on every write).
+  absl::Status Run(absl::string_view sql);
   int64_t Changes() const { return sqlite3_changes64(db_); }
   sqlite3* raw() const { return db_; }
 

@@ -1601,7 +1601,7 @@ class SqliteStore final : public Store {
         job->sequences.clear();
       }
     };
-    if (absl::Status s = writer_->Exec("BEGIN IMMEDIATE"); !s.ok()) return fail_all(s);
+    if (absl::Status s = writer_->Run("BEGIN IMMEDIATE"); !s.ok()) return fail_all(s);
     const audit::TreeBuilder before = tree_;
     if (absl::Status s = CatchUpLog(); !s.ok()) {
       (void)writer_->Exec("ROLLBACK");
@@ -1611,17 +1611,17 @@ class SqliteStore final : public Store {
     for (Job* job : batch) {
       const audit::TreeBuilder at_start = tree_;
       std::vector<NewEvent> events;
-      job->status = writer_->Exec("SAVEPOINT job");
+      job->status = writer_->Run("SAVEPOINT job");
       if (job->status.ok()) job->status = job->unit(*writer_, events);
       if (job->status.ok()) job->status = AppendLocked(events, now, &job->sequences);
       if (!job->status.ok()) {
-        (void)writer_->Exec("ROLLBACK TO job");
+        (void)writer_->Run("ROLLBACK TO job");
         tree_ = at_start;
         job->sequences.clear();
       }
-      (void)writer_->Exec("RELEASE job");
+      (void)writer_->Run("RELEASE job");
     }
-    if (absl::Status s = writer_->Exec("COMMIT"); !s.ok()) {
+    if (absl::Status s = writer_->Run("COMMIT"); !s.ok()) {
       (void)writer_->Exec("ROLLBACK");
       tree_ = before;
       for (Job* job : batch) {
