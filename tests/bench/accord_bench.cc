@@ -431,7 +431,9 @@ int Run(const Options& o) {
     Progress(absl::StrCat("  peak: ", Describe(peak)));
     s["peak"] = ToJson(peak);
     if (scenario->on_echo()) echo_peak = paired_echo = peak.throughput;
-    s["ratio_to_echo"] = paired_echo > 0 ? peak.throughput / paired_echo : 0;
+    s["items_per_call"] = scenario->items_per_call();
+    s["items_per_second"] = peak.throughput * scenario->items_per_call();
+    s["ratio_to_echo"] = paired_echo > 0 ? peak.throughput * scenario->items_per_call() / paired_echo : 0;
 
     // The load of the §6 p99 target is run --repeats times and the run with the median p99 kept
     // (every run's p99 is in the JSON): one burst of unrelated work on a shared machine should

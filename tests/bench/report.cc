@@ -103,6 +103,8 @@ void AddTargets(json& results) {
   if (echo && echo->contains("half_own_peak")) echo_half = &(*echo)["half_own_peak"];
   for (const json& s : results["scenarios"]) {
     if (s["id"] == "echo" || !s.value("available", false)) continue;
+    // A stream's latency (all of its items) is not comparable with one echo call's.
+    if (Num(s, "items_per_call", 1) > 1) continue;
     std::string name = absl::StrCat("p99 at half load <= 3x echo's: ", s["title"].get<std::string>());
     if (!s.contains("half_own_peak") || !echo_half) {
       targets.push_back(Target(name, "not measured", nullptr));
@@ -210,7 +212,9 @@ std::string RenderMarkdown(const json& results) {
   absl::StrAppend(&md,
                   "Peak = closed loop. \"x echo\" divides a scenario's calls/s by the echo peak measured right "
                   "before it (\"echo alongside\"), so that other work on the machine weighs on both alike. "
-                  "CPU % is of one core; client and servers share the machine's cores.\n\n");
+                  "CPU % is of one core; client and servers share the machine's cores. For a stream scenario a "
+                  "call is one stream: its items/s (each one message sent, like one echo reply) are compared with "
+                  "echo, and its latencies are those of a whole stream.\n\n");
   absl::StrAppend(&md,
                   "| scenario | calls/s | echo alongside | x echo | target | p50 ms | p90 ms | p99 ms | p99.9 ms | errors | server CPU % | "
                   "server RSS peak MB | server threads | client CPU % |\n");
@@ -230,7 +234,11 @@ std::string RenderMarkdown(const json& results) {
     }
     const json& p = s["peak"];
     std::string alongside = s.contains("echo_alongside") ? Rate(Num(s["echo_alongside"], "throughput")) : "";
-    absl::StrAppend(&md, "| ", s["title"].get<std::string>(), " | ", Rate(Num(p, "throughput")), " | ", alongside,
+    std::string rate = Rate(Num(p, "throughput"));
+    if (Num(s, "items_per_call", 1) > 1) {
+      rate = absl::StrCat(Rate(Num(s, "items_per_second")), " items (", rate, " streams)");
+    }
+    absl::StrAppend(&md, "| ", s["title"].get<std::string>(), " | ", rate, " | ", alongside,
                     " | ", absl::StrFormat("%.2f", Num(s, "ratio_to_echo")), " | ", target, " | ", LatencyCells(p), " | ",
                     Errors(p), " | ", absl::StrFormat("%.0f", Num(p["server"], "cpu_percent")), " | ",
                     Mb(Num(p["server"], "rss_peak_bytes")), " | ", Rate(Num(p["server"], "threads_peak")), " | ",

@@ -451,7 +451,7 @@ class SubmitReferralScenario : public Scenario {
       r->add_data_categories(v1::DATA_CATEGORY_IDENTITY);
       r->add_data_categories(v1::DATA_CATEGORY_MENTAL_HEALTH);
       // A version 4 UUID, distinct per call.
-      r->set_idempotency_key(absl::StrFormat("%08x-0000-4000-8000-%012x", 0xbe7c0000u + (k >> 16), k & 0xffff));
+      r->set_idempotency_key(absl::StrFormat("%08x-0000-4000-8000-%012x", key_space_ + (k >> 16), k & 0xffff));
       requests->push_back(std::move(req));
     }
     v1::SubmitReferralResponse first;
@@ -469,27 +469,109 @@ class SubmitReferralScenario : public Scenario {
         requests_, milliseconds(env.deadline_ms));
   }
 
+ protected:
+  const std::vector<v1::SubmitReferralRequest>& requests() const { return *requests_; }
+  // The first eight hex digits of this scenario's idempotency keys (its own, so two scenarios in
+  // one run never reuse a key for a different referral).
+  uint32_t key_space_ = 0xbe7c0000u;
+
  private:
   std::shared_ptr<const std::vector<v1::SubmitReferralRequest>> requests_;
 };
 
-// A DESIGN.md §6 scenario this build does not measure yet: listed, never faked.
-class NotYetScenario : public Scenario {
+// One "call": a provider opens its inbox stream from the oldest item and reads kItems items (each
+// decided again and logged by the hub as it is delivered), then hangs up. calls/s × kItems is
+// the delivery rate.
+class InboxReadStarter : public CallStarter {
  public:
-  NotYetScenario(std::string id, std::string title, double target, std::string why)
-      : id_(std::move(id)), title_(std::move(title)), target_(target), why_(std::move(why)) {}
-  std::string id() const override { return id_; }
-  std::string title() const override { return title_; }
-  double target_ratio() const override { return target_; }
-  std::string unavailable() const override { return why_; }
-  std::string caller() const override { return kSchool; }
-  absl::Status Prepare(const Environment&) override { return absl::UnimplementedError(why_); }
-  std::unique_ptr<CallStarter> Starter(const Environment&, std::shared_ptr<grpc::Channel>) override { return nullptr; }
+  InboxReadStarter(std::shared_ptr<v1::ReferralService::Stub> stub, int items, std::chrono::milliseconds deadline)
+      : stub_(std::move(stub)), items_(items), deadline_(deadline) {}
+  ~InboxReadStarter() override {
+    while (live_.load() > 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+
+  void Start(std::function<void(const grpc::Status&)> done) override {
+    live_.fetch_add(1);
+    new Read(this, std::move(done));
+  }
 
  private:
-  std::string id_, title_;
-  double target_;
-  std::string why_;
+  class Read : public grpc::ClientReadReactor<v1::WatchInboxResponse> {
+   public:
+    Read(InboxReadStarter* owner, std::function<void(const grpc::Status&)> done)
+        : owner_(owner), done_(std::move(done)) {
+      ctx_.set_deadline(std::chrono::system_clock::now() + owner_->deadline_);
+      owner_->stub_->async()->WatchInbox(&ctx_, &request_, this);
+      StartRead(&response_);
+      StartCall();
+    }
+    void OnReadDone(bool ok) override {
+      if (!ok) return;  // the stream ended; OnDone tells how
+      if (++read_ < owner_->items_) {
+        StartRead(&response_);
+        return;
+      }
+      enough_ = true;
+      ctx_.TryCancel();
+    }
+    void OnDone(const grpc::Status& status) override {
+      done_(enough_ ? grpc::Status::OK
+                    : status.ok() ? grpc::Status(grpc::StatusCode::DATA_LOSS, "the inbox ended early") : status);
+      InboxReadStarter* owner = owner_;
+      delete this;
+      owner->live_.fetch_sub(1);
+    }
+
+   private:
+    InboxReadStarter* owner_;
+    std::function<void(const grpc::Status&)> done_;
+    grpc::ClientContext ctx_;
+    v1::WatchInboxRequest request_;
+    v1::WatchInboxResponse response_;
+    int read_ = 0;
+    bool enough_ = false;
+  };
+
+  std::shared_ptr<v1::ReferralService::Stub> stub_;
+  const int items_;
+  const std::chrono::milliseconds deadline_;
+  std::atomic<int> live_{0};
+};
+
+// The provider side of referrals: CAMHS reading its inbox stream (kItems items per stream), with
+// the referrals SubmitReferralScenario's preparation makes plus kBacklog more submitted first.
+class WatchInboxScenario : public SubmitReferralScenario {
+ public:
+  static constexpr int kItems = 100;
+  static constexpr int kBacklog = 400;
+
+  WatchInboxScenario() { key_space_ = 0xbe7d0000u; }
+
+  std::string id() const override { return "watch_inbox"; }
+  std::string title() const override {
+    return "ReferralService.WatchInbox deliveries (streams of 100; each item decided and logged)";
+  }
+  double target_ratio() const override { return 0; }
+  int items_per_call() const override { return kItems; }
+  std::string caller() const override { return kCamhs; }
+
+  absl::Status Prepare(const Environment& env) override {
+    if (absl::Status s = SubmitReferralScenario::Prepare(env); !s.ok()) return s;
+    auto school = OpenConnection(env, kSchool, env.hub_address, -1);
+    if (!school.ok()) return school.status();
+    auto stub = v1::ReferralService::NewStub(*school);
+    for (int i = 0; i < kBacklog; ++i) {
+      v1::SubmitReferralResponse made;
+      grpc::Status s = stub->SubmitReferral(SetupContext().get(), requests()[static_cast<size_t>(i)], &made);
+      if (!s.ok()) return FromGrpc("SubmitReferral", s);
+    }
+    return absl::OkStatus();
+  }
+
+  std::unique_ptr<CallStarter> Starter(const Environment& env, std::shared_ptr<grpc::Channel> channel) override {
+    return std::make_unique<InboxReadStarter>(v1::ReferralService::NewStub(channel), kItems,
+                                              milliseconds(env.deadline_ms));
+  }
 };
 
 }  // namespace
@@ -536,9 +618,7 @@ std::vector<std::unique_ptr<Scenario>> AllScenarios() {
   all.push_back(std::make_unique<QueryEventsScenario>());
   all.push_back(std::make_unique<RequestRecordsScenario>());
   all.push_back(std::make_unique<SubmitReferralScenario>());
-  all.push_back(std::make_unique<NotYetScenario>(
-      "watch_inbox", "ReferralService.WatchInbox delivery rate", 0,
-      "not measured yet: the load generator drives unary calls only; a stream scenario needs a reader per connection"));
+  all.push_back(std::make_unique<WatchInboxScenario>());
   return all;
 }
 

@@ -63,6 +63,9 @@ class Scenario {
   virtual std::string unavailable() const { return ""; }
   // The partner whose bundle the calls use.
   virtual std::string caller() const = 0;
+  // Messages one call receives: 1 for a unary call; a stream scenario's items per stream. Its rate
+  // (calls/s × items) is what is compared with echo's calls/s.
+  virtual int items_per_call() const { return 1; }
   // True when the calls go to the echo server rather than the hub.
   virtual bool on_echo() const { return false; }
   // Creates what the calls need, through the hub's RPCs, then makes one call and checks its answer.
