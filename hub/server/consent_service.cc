@@ -163,6 +163,7 @@ absl::Status ConsentService::DoCheck(const security::Caller& caller, const v1::C
     request.lawful_basis = domain::LawfulBasis{domain::LawfulBasisKind::kSafeguarding,
                                                req.lawful_basis().justification()};
   }
+  auto snapshot = store_.SnapshotReads();  // the decision's facts, read together
   if (req.discloser().empty()) {
     request.discloser = caller.partner;
   } else {

@@ -1,5 +1,7 @@
 #include "hub/server/record_service.h"
 
+#include <algorithm>
+#include <map>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -58,18 +60,27 @@ absl::StatusOr<std::vector<store::NewEvent>> RecordService::DoRequest(grpc::Call
   std::vector<domain::DataCategory> categories;
   for (int c : req.data_categories()) categories.push_back(static_cast<domain::DataCategory>(c));
   if (absl::Status s = domain::ValidateCategories(categories); !s.ok()) return s;
-  if (absl::StatusOr<store::SubjectRecord> own = store_.GetSubjectRecord(*subject, caller.partner.id); !own.ok()) {
-    if (absl::IsNotFound(own.status())) {
-      return absl::NotFoundError(absl::StrCat("subject: no subject ", *subject, " held by this partner"));
-    }
-    return own.status();
-  }
+  // Everything the decisions rest on, read together (one state of the store), before any plugin
+  // call.
+  auto snapshot = store_.SnapshotReads();
   absl::StatusOr<std::vector<store::SubjectRecord>> holders = store_.ListSubjectHolders(*subject);
   if (!holders.ok()) return holders.status();
+  if (std::none_of(holders->begin(), holders->end(),
+                   [&](const store::SubjectRecord& h) { return h.partner_id == caller.partner.id; })) {
+    return absl::NotFoundError(absl::StrCat("subject: no subject ", *subject, " held by this partner"));
+  }
   absl::StatusOr<std::vector<domain::SharingAgreement>> agreements = AllAgreements(store_);
   if (!agreements.ok()) return agreements.status();
   absl::StatusOr<std::vector<domain::Consent>> consents = store_.ListConsents(*subject);
   if (!consents.ok()) return consents.status();
+  std::map<std::string, domain::Partner> disclosers;
+  for (const store::SubjectRecord& holder : *holders) {
+    if (holder.partner_id == caller.partner.id) continue;
+    absl::StatusOr<domain::Partner> discloser = store_.GetPartner(holder.partner_id);
+    if (!discloser.ok()) return discloser.status();
+    disclosers.emplace(holder.partner_id, std::move(*discloser));
+  }
+  snapshot.reset();
 
   const absl::Time now = absl::Now();
   const absl::Time deadline = std::min(absl::FromChrono(ctx.deadline()), now + kDefaultDeadline);
@@ -77,10 +88,8 @@ absl::StatusOr<std::vector<store::NewEvent>> RecordService::DoRequest(grpc::Call
   std::vector<store::NewEvent> events;
   for (const store::SubjectRecord& holder : *holders) {
     if (holder.partner_id == caller.partner.id) continue;
-    absl::StatusOr<domain::Partner> discloser = store_.GetPartner(holder.partner_id);
-    if (!discloser.ok()) return discloser.status();
     domain::SharingRequest request;
-    request.discloser = *discloser;
+    request.discloser = disclosers.at(holder.partner_id);
     request.recipient = caller.partner;
     request.subject_id = *subject;
     request.purpose = req.purpose();

@@ -298,6 +298,8 @@ absl::StatusOr<std::optional<ReferralService::Submission>> ReferralService::Prep
     r.previous_id = *prev;
   }
 
+  // The reads below see one state of the store (the write itself comes after, asynchronously).
+  auto snapshot = store_.SnapshotReads();
   // A retry of a submission already made is answered with the original, decided and logged then.
   absl::StatusOr<domain::Referral> original = store_.FindReferralByKey(caller.partner.id, r.idempotency_key);
   if (original.ok()) {
@@ -386,6 +388,7 @@ absl::StatusOr<std::optional<ReferralService::Submission>> ReferralService::Prep
   if (!decided.ok()) return decided.status();
   const auto& [request, decision] = *decided;
   if (!decision.AllAllowed()) {
+    snapshot.reset();  // no read transaction held while the refusal becomes durable
     std::vector<store::NewEvent> refusal = {DecisionEvent(request, decision, "ReferralService/SubmitReferral")};
     absl::StatusOr<std::vector<uint64_t>> logged = store_.AppendEvents(std::move(refusal));
     if (!logged.ok()) return logged.status();
@@ -793,6 +796,7 @@ absl::StatusOr<ReferralService::Delivery> ReferralService::PrepareDelivery(const
                                                                            const store::InboxItem& item) {
   Delivery delivery;
   v1::WatchInboxResponse& out = delivery.message;
+  auto snapshot = store_.SnapshotReads();  // only reads here; the caller logs
   out.set_cursor(Cursor(item.sequence));
   out.set_state(item.state);
   *out.mutable_time() = domain::TimeToProto(item.time);

@@ -163,6 +163,18 @@ class Store {
  public:
   virtual ~Store() = default;
 
+  // While the returned object lives, the reads this thread makes see one state of the store (one
+  // read transaction) and cost one transaction between them instead of one each. For a handler's
+  // reads before it writes: reads inside it do not see writes committed after its first read.
+  // Destroy it before anything that waits (a plugin call) and on the thread that made it; inside
+  // another snapshot it changes nothing. The default (and a store that cannot open one) reads as
+  // usual.
+  class ReadSnapshot {
+   public:
+    virtual ~ReadSnapshot() = default;
+  };
+  virtual std::unique_ptr<ReadSnapshot> SnapshotReads() { return std::make_unique<ReadSnapshot>(); }
+
   // Partners ------------------------------------------------------------------------------
   // Stores a new partner (id, display_name must be unique): ALREADY_EXISTS naming which.
   virtual absl::Status CreatePartner(const domain::Partner& partner) = 0;

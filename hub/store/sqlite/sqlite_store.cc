@@ -340,6 +340,8 @@ class SqliteStore final : public Store {
     return consent;
   }
 
+  std::unique_ptr<ReadSnapshot> SnapshotReads() override { return std::make_unique<Snapshot>(*this); }
+
   // The sharing log ------------------------------------------------------------------------
 
   absl::StatusOr<std::vector<uint64_t>> AppendEvents(std::vector<NewEvent> events) override {
@@ -1415,30 +1417,20 @@ class SqliteStore final : public Store {
     return ReadConsent(*st);
   }
 
-  // Borrows a read connection from the pool for one call and returns it after.
+  // Borrows a read connection from the pool for one call and returns it after — or, inside a
+  // ReadSnapshot on this thread, uses the snapshot's connection and its open read transaction.
   class Reader {
    public:
     explicit Reader(SqliteStore& store) : store_(store) {
-      {
-        absl::MutexLock lock(&store_.pool_mu_);
-        if (!store_.pool_.empty()) {
-          conn_ = std::move(store_.pool_.back());
-          store_.pool_.pop_back();
-        }
+      if (tls_snapshot.store == &store_ && tls_snapshot.conn != nullptr) {
+        conn_ = tls_snapshot.conn;
+        return;
       }
-      if (!conn_) {
-        auto opened = Connection::Open(store_.file_, /*writable=*/false);
-        if (opened.ok()) {
-          conn_ = std::move(*opened);
-        } else {
-          status_ = opened.status();
-        }
-      }
+      owned_ = store_.Borrow(&status_);
+      conn_ = owned_.get();
     }
     ~Reader() {
-      if (!conn_) return;
-      absl::MutexLock lock(&store_.pool_mu_);
-      store_.pool_.push_back(std::move(conn_));
+      if (owned_) store_.GiveBack(std::move(owned_));
     }
     bool ok() const { return conn_ != nullptr; }
     absl::Status status() const { return status_; }
@@ -1446,8 +1438,64 @@ class SqliteStore final : public Store {
 
    private:
     SqliteStore& store_;
-    std::unique_ptr<Connection> conn_;
+    Connection* conn_ = nullptr;
+    std::unique_ptr<Connection> owned_;
     absl::Status status_;
+  };
+
+  // A pooled read connection, opened when the pool is empty (`status` says why when that fails).
+  std::unique_ptr<Connection> Borrow(absl::Status* status) {
+    {
+      absl::MutexLock lock(&pool_mu_);
+      if (!pool_.empty()) {
+        std::unique_ptr<Connection> conn = std::move(pool_.back());
+        pool_.pop_back();
+        return conn;
+      }
+    }
+    auto opened = Connection::Open(file_, /*writable=*/false);
+    if (!opened.ok()) {
+      *status = opened.status();
+      return nullptr;
+    }
+    return std::move(*opened);
+  }
+  void GiveBack(std::unique_ptr<Connection> conn) {
+    absl::MutexLock lock(&pool_mu_);
+    pool_.push_back(std::move(conn));
+  }
+
+  // The thread's open snapshot: its store and connection (one at a time per thread).
+  struct ThreadSnapshot {
+    const SqliteStore* store = nullptr;
+    Connection* conn = nullptr;
+  };
+  static thread_local ThreadSnapshot tls_snapshot;
+
+  class Snapshot final : public ReadSnapshot {
+   public:
+    explicit Snapshot(SqliteStore& store) : store_(store) {
+      if (tls_snapshot.conn != nullptr) return;  // already inside one: it carries on
+      absl::Status status;
+      conn_ = store_.Borrow(&status);
+      if (!conn_) return;  // each read then borrows its own, as outside a snapshot
+      if (!conn_->Run("BEGIN").ok()) {
+        store_.GiveBack(std::move(conn_));
+        return;
+      }
+      tls_snapshot = {&store_, conn_.get()};
+    }
+    ~Snapshot() override {
+      if (!conn_) return;
+      tls_snapshot = {};
+      if (conn_->Run("COMMIT").ok()) {
+        store_.GiveBack(std::move(conn_));
+      }  // else the connection is dropped, with whatever state it was left in
+    }
+
+   private:
+    SqliteStore& store_;
+    std::unique_ptr<Connection> conn_;
   };
 
   static void BindPartnerOrNull(Statement& st, int pos, const std::string& id) {
@@ -1803,6 +1851,8 @@ class SqliteStore final : public Store {
 };
 
 }  // namespace
+
+thread_local SqliteStore::ThreadSnapshot SqliteStore::tls_snapshot;
 
 absl::StatusOr<std::unique_ptr<Store>> OpenSqliteStore(const std::filesystem::path& db_file) {
   auto writer = Connection::Open(db_file, /*writable=*/true);
