@@ -1,6 +1,9 @@
 // The store's directory and referral tables: idempotent creation, history and inbox items written
 // with the change, failed changes writing nothing, outcomes replaced per measure and timepoint,
 // and erasure blanking referral texts.
+#include <future>
+#include <thread>
+
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "hub/store/store.h"
@@ -98,6 +101,52 @@ TEST_F(ReferralStoreTest, OneKeyCreatesOneReferralAndItsInboxItemAndEvent) {
   ASSERT_TRUE(found.ok());
   EXPECT_EQ(found->id, first->referral.id);
   EXPECT_EQ(store_->FindReferralByKey("mentoring", kKey).status().code(), absl::StatusCode::kNotFound);
+}
+
+// The asynchronous form answers as the synchronous one does, once the write is durable, from the
+// store's completion thread (which may call the store again).
+TEST_F(ReferralStoreTest, TheAsynchronousSubmitAnswersLikeTheSynchronousOne) {
+  struct Answer {
+    absl::StatusOr<SubmitResult> result = absl::UnknownError("not answered");
+    std::thread::id thread;
+    uint64_t log_size_then = 0;
+  };
+  auto submit = [&](domain::Referral r) {
+    std::promise<Answer> promise;
+    store_->CreateReferralLater(std::move(r), Notify("counselling"), [&](absl::StatusOr<SubmitResult> result) {
+      Answer a;
+      a.result = std::move(result);
+      a.thread = std::this_thread::get_id();
+      a.log_size_then = *store_->LogSize();  // a read from the completion: durable already
+      promise.set_value(std::move(a));
+    });
+    return promise.get_future().get();
+  };
+  Answer first = submit(NewReferral(kKey));
+  ASSERT_TRUE(first.result.ok()) << first.result.status();
+  EXPECT_TRUE(first.result->created);
+  EXPECT_NE(first.thread, std::this_thread::get_id());
+  EXPECT_EQ(first.log_size_then, 1u);
+  Answer again = submit(NewReferral(kKey));
+  ASSERT_TRUE(again.result.ok()) << again.result.status();
+  EXPECT_FALSE(again.result->created);
+  EXPECT_EQ(again.result->referral.id, first.result->referral.id);
+  domain::Referral other = NewReferral(kKey);
+  other.background = "Something else";
+  Answer refused = submit(other);
+  EXPECT_EQ(refused.result.status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(*store_->LogSize(), 1u);
+  EXPECT_EQ(store_->ReadInbox("counselling", 0, 10)->size(), 1u);
+
+  // Appends: the sequences, in commit order.
+  std::promise<absl::StatusOr<std::vector<uint64_t>>> appended;
+  NewEvent e;
+  e.event.set_kind(::accord::v1::EVENT_KIND_DISCLOSURE);
+  e.event.set_actor("partners/school");
+  store_->AppendEventsLater({e, e}, [&](absl::StatusOr<std::vector<uint64_t>> seqs) { appended.set_value(seqs); });
+  absl::StatusOr<std::vector<uint64_t>> seqs = appended.get_future().get();
+  ASSERT_TRUE(seqs.ok()) << seqs.status();
+  EXPECT_EQ(*seqs, (std::vector<uint64_t>{1, 2}));
 }
 
 TEST_F(ReferralStoreTest, ChangesKeepHistoryAndAFailedChangeWritesNothing) {

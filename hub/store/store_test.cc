@@ -1,6 +1,7 @@
 #include "hub/store/store.h"
 
 #include <fstream>
+#include <thread>
 
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
@@ -45,6 +46,28 @@ TEST_F(StoreTest, PartnerRoundTripsAndSurvivesReopen) {
   EXPECT_EQ(p->roles, MakePartner("x", "y").roles);
   EXPECT_EQ(p->state, PartnerState::kActive);
   EXPECT_EQ(p->create_time, absl::FromUnixMillis(1'700'000'000'123));
+}
+
+TEST_F(StoreTest, ReadsInASnapshotSeeOneStateAndOthersSeeTheLatest) {
+  ASSERT_TRUE(store_->CreatePartner(MakePartner("oakfield", "Oakfield Primary")).ok());
+  {
+    auto snapshot = store_->SnapshotReads();
+    ASSERT_TRUE(store_->GetPartner("oakfield").ok());  // the snapshot's state is fixed here
+    ASSERT_TRUE(store_->CreatePartner(MakePartner("riverside", "Riverside Academy")).ok());
+    EXPECT_TRUE(absl::IsNotFound(store_->GetPartner("riverside").status()));
+    EXPECT_EQ(store_->ListPartners("", 10)->size(), 1u);
+    {
+      auto inner = store_->SnapshotReads();  // inside another: changes nothing
+      EXPECT_TRUE(absl::IsNotFound(store_->GetPartner("riverside").status()));
+    }
+    EXPECT_TRUE(absl::IsNotFound(store_->GetPartner("riverside").status()));
+    // Another thread is not inside this thread's snapshot.
+    absl::Status elsewhere;
+    std::thread([&] { elsewhere = store_->GetPartner("riverside").status(); }).join();
+    EXPECT_TRUE(elsewhere.ok()) << elsewhere;
+  }
+  EXPECT_TRUE(store_->GetPartner("riverside").ok());
+  EXPECT_EQ(store_->ListPartners("", 10)->size(), 2u);
 }
 
 TEST_F(StoreTest, DuplicatesAreRefusedNamingTheField) {
