@@ -775,16 +775,24 @@ absl::StatusOr<v1::WatchInboxResponse> ReferralService::Deliver(const security::
   return std::move(delivery->message);
 }
 
-void ReferralService::DeliverLater(const security::Caller& caller, const store::InboxItem& item,
-                                   std::function<void(absl::StatusOr<v1::WatchInboxResponse>)> done) {
-  absl::StatusOr<Delivery> delivery = PrepareDelivery(caller, item);
-  if (!delivery.ok()) return done(delivery.status());
-  if (delivery->events.empty()) return done(std::move(delivery->message));
-  auto message = std::make_shared<v1::WatchInboxResponse>(std::move(delivery->message));
-  store_.AppendEventsLater(std::move(delivery->events),
-                           [message, done = std::move(done)](absl::StatusOr<std::vector<uint64_t>> logged) {
+void ReferralService::DeliverLater(const security::Caller& caller, std::vector<store::InboxItem> items,
+                                   std::function<void(absl::StatusOr<std::vector<Delivered>>)> done) {
+  auto delivered = std::make_shared<std::vector<Delivered>>();
+  std::vector<store::NewEvent> events;
+  for (const store::InboxItem& item : items) {
+    absl::StatusOr<Delivery> delivery = PrepareDelivery(caller, item);
+    if (!delivery.ok()) {
+      if (delivered->empty()) return done(delivery.status());
+      break;  // the items before it go; it fails again when the stream reaches it
+    }
+    for (store::NewEvent& e : delivery->events) events.push_back(std::move(e));
+    delivered->push_back({item.sequence, std::move(delivery->message)});
+  }
+  if (events.empty()) return done(std::move(*delivered));
+  store_.AppendEventsLater(std::move(events),
+                           [delivered, done = std::move(done)](absl::StatusOr<std::vector<uint64_t>> logged) {
                              if (!logged.ok()) return done(DeliveryNotLogged(logged.status()));
-                             done(std::move(*message));
+                             done(std::move(*delivered));
                            });
 }
 
@@ -934,12 +942,14 @@ class ReferralService::InboxReactor final : public grpc::ServerWriteReactor<v1::
   }
 
  private:
-  // Delivers the next item, if any and no delivery or write is in flight; reads the store when the
-  // buffer is empty. Called from the constructor, after each write, and when woken. The item's
-  // decision is made durable in the log without holding this thread; OnDelivered sends it.
+  // Sends the next decided item; when none is left, decides the next few from the buffer (reading
+  // the store when it is empty) — unless a delivery or write is in flight. Called from the
+  // constructor, after each write, and when woken. The items' decisions are made durable in the
+  // log together, without holding this thread; OnDelivered then sends them in order.
   void Pump() {
-    std::optional<store::InboxItem> next;
+    std::vector<store::InboxItem> next;
     absl::Status failure;
+    bool send = false;
     {
       absl::MutexLock lock(&mu_);
       if (writing_ || delivering_ || finished_) return;
@@ -949,6 +959,9 @@ class ReferralService::InboxReactor final : public grpc::ServerWriteReactor<v1::
       } else if (closing_) {
         finished_ = true;
         failure = absl::UnavailableError("the hub is shutting down; reconnect with your cursor");
+      } else if (!ready_.empty()) {
+        TakeNextLocked();
+        send = true;
       } else {
         if (buffer_.empty()) {
           absl::StatusOr<std::vector<store::InboxItem>> items =
@@ -962,47 +975,64 @@ class ReferralService::InboxReactor final : public grpc::ServerWriteReactor<v1::
             buffer_.assign(items->begin(), items->end());
           }
         }
-        if (!finished_) {
-          next = std::move(buffer_.front());
+        while (!finished_ && !buffer_.empty() && next.size() < kDecidedTogether) {
+          next.push_back(std::move(buffer_.front()));
           buffer_.pop_front();
-          delivering_ = true;
         }
+        if (!next.empty()) delivering_ = true;
       }
     }
-    if (!next) {
+    if (send) {
+      StartWrite(&message_);
+      return;
+    }
+    if (next.empty()) {
       Finish(ToGrpc(failure));
       return;
     }
     Ref();  // held until the delivery completes
-    const int64_t sequence = next->sequence;
-    service_.DeliverLater(caller_, *next, [this, sequence](absl::StatusOr<v1::WatchInboxResponse> message) {
-      OnDelivered(sequence, std::move(message));
-      Unref();
-    });
+    const size_t requested = next.size();
+    service_.DeliverLater(caller_, std::move(next),
+                          [this, requested](absl::StatusOr<std::vector<Delivered>> delivered) {
+                            OnDelivered(requested, std::move(delivered));
+                            Unref();
+                          });
   }
 
-  void OnDelivered(int64_t sequence, absl::StatusOr<v1::WatchInboxResponse> message) {
-    bool send = false;
+  void OnDelivered(size_t requested, absl::StatusOr<std::vector<Delivered>> delivered) {
+    bool finish = false;
     {
       absl::MutexLock lock(&mu_);
       delivering_ = false;
       if (finished_) return;
-      if (message.ok() && !cancelled_) {
-        cursor_ = sequence;
-        message_ = std::move(*message);
-        writing_ = send = true;
+      if (!delivered.ok() || cancelled_) {
+        finished_ = finish = true;
       } else {
-        finished_ = true;
+        // An item left out (it could not be decided) is read again from the store once the ones
+        // before it are sent, and fails the stream then.
+        if (delivered->size() < requested) buffer_.clear();
+        for (Delivered& d : *delivered) ready_.push_back(std::move(d));
       }
     }
-    if (send) {
-      StartWrite(&message_);  // a closing stream ends after it (Pump)
-    } else if (!message.ok()) {
-      Finish(ToGrpc(message.status()));
+    if (!finish) {
+      Pump();  // sends the first of them (or ends a stream closed meanwhile)
+    } else if (!delivered.ok()) {
+      Finish(ToGrpc(delivered.status()));
     } else {
       Finish(grpc::Status(grpc::StatusCode::CANCELLED, "inbox stream cancelled"));
     }
   }
+
+  // Makes the next decided item the message to write (the caller starts the write, unlocked).
+  void TakeNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    cursor_ = ready_.front().sequence;
+    message_ = std::move(ready_.front().message);
+    ready_.pop_front();
+    writing_ = true;
+  }
+
+  // How many inbox items one stream decides and logs together.
+  static constexpr size_t kDecidedTogether = 16;
 
   ReferralService& service_;
   security::Caller caller_;
@@ -1012,7 +1042,8 @@ class ReferralService::InboxReactor final : public grpc::ServerWriteReactor<v1::
   int64_t cursor_ ABSL_GUARDED_BY(mu_) = 0;
   std::deque<store::InboxItem> buffer_ ABSL_GUARDED_BY(mu_);
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
-  bool delivering_ ABSL_GUARDED_BY(mu_) = false;  // an item's decision is being logged
+  bool delivering_ ABSL_GUARDED_BY(mu_) = false;  // items' decisions are being logged
+  std::deque<Delivered> ready_ ABSL_GUARDED_BY(mu_);  // decided and logged, not yet sent
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
   bool closing_ ABSL_GUARDED_BY(mu_) = false;

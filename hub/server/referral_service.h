@@ -136,10 +136,16 @@ class ReferralService final : public v1::ReferralService::CallbackService {
       domain::Purpose purpose, std::vector<domain::DataCategory> categories, bool own_basis);
   // One inbox item as `caller` receives it now: decided again and logged; withheld when refused.
   absl::StatusOr<v1::WatchInboxResponse> Deliver(const security::Caller& caller, const store::InboxItem& item);
-  // The same, with `done` called once the decision is durable in the log (from the store's
-  // completion thread) or at once when nothing needs logging or it failed before.
-  void DeliverLater(const security::Caller& caller, const store::InboxItem& item,
-                    std::function<void(absl::StatusOr<v1::WatchInboxResponse>)> done);
+  // The same for several items in order, their decisions logged together: `done` gets the
+  // messages once those are durable (called from the store's completion thread), or at once when
+  // nothing needs logging or it failed before. An item that cannot be decided ends the list there
+  // (it is an error only when it is the first).
+  struct Delivered {
+    int64_t sequence = 0;
+    v1::WatchInboxResponse message;
+  };
+  void DeliverLater(const security::Caller& caller, std::vector<store::InboxItem> items,
+                    std::function<void(absl::StatusOr<std::vector<Delivered>>)> done);
   // An inbox item decided: the message to send and the events to make durable before sending it.
   struct Delivery {
     v1::WatchInboxResponse message;
