@@ -9,7 +9,7 @@ namespace accord::store::sqlite {
 namespace {
 
 // Append only: a released migration is never edited.
-constexpr std::array<absl::string_view, 5> kMigrations = {
+constexpr std::array<absl::string_view, 6> kMigrations = {
     // 1: partners, their certificates, sharing agreements. Times are Unix milliseconds;
     // enum lists are comma-separated numbers of the accord.v1 enums.
     R"sql(
@@ -234,6 +234,13 @@ CREATE TABLE outbox_cursors (
   inbox_seq    INTEGER NOT NULL,
   poll_cursor  TEXT NOT NULL
 ) STRICT;
+)sql",
+    // 6: a child's referrals indexed with their state and provider, so that finding its open
+    // referrals to other providers (every submission does, for concurrent-referral notices) reads
+    // the index alone, not each referral.
+    R"sql(
+DROP INDEX referrals_by_subject;
+CREATE INDEX referrals_by_subject_state ON referrals(subject_id, state, provider_id, id);
 )sql",
 };
 
