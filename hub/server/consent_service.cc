@@ -139,6 +139,7 @@ grpc::ServerUnaryReactor* ConsentService::ListConsents(grpc::CallbackServerConte
 grpc::ServerUnaryReactor* ConsentService::CheckSharing(grpc::CallbackServerContext* ctx,
                                                        const v1::CheckSharingRequest* req,
                                                        v1::CheckSharingResponse* resp) {
+  auto snapshot = store_.SnapshotReads();  // the caller's identity and the decision's facts, read together
   return HandleUnary(ctx, auth_, kCheckers, "CheckSharing",
                      [&](const security::Caller& caller) { return DoCheck(caller, *req, *resp); });
 }
@@ -163,7 +164,6 @@ absl::Status ConsentService::DoCheck(const security::Caller& caller, const v1::C
     request.lawful_basis = domain::LawfulBasis{domain::LawfulBasisKind::kSafeguarding,
                                                req.lawful_basis().justification()};
   }
-  auto snapshot = store_.SnapshotReads();  // the decision's facts, read together
   if (req.discloser().empty()) {
     request.discloser = caller.partner;
   } else {

@@ -37,8 +37,11 @@ RecordService::RecordService(store::Store& store, const security::Authenticator&
 grpc::ServerUnaryReactor* RecordService::RequestRecords(grpc::CallbackServerContext* ctx,
                                                         const v1::RequestRecordsRequest* req,
                                                         v1::RequestRecordsResponse* resp) {
+  // The caller's identity and everything the decisions rest on are read together, in one state
+  // of the store; DoRequest ends the snapshot before any plugin call.
+  std::unique_ptr<store::Store::ReadSnapshot> snapshot = store_.SnapshotReads();
   return HandleUnaryLater(ctx, auth_, kRequesters, "RequestRecords", [&](const security::Caller& caller, Finish finish) {
-    absl::StatusOr<std::vector<store::NewEvent>> events = DoRequest(*ctx, caller, *req, *resp);
+    absl::StatusOr<std::vector<store::NewEvent>> events = DoRequest(*ctx, caller, *req, *resp, snapshot);
     if (!events.ok()) {
       resp->Clear();
       return finish(events.status());
@@ -52,17 +55,15 @@ grpc::ServerUnaryReactor* RecordService::RequestRecords(grpc::CallbackServerCont
   });
 }
 
-absl::StatusOr<std::vector<store::NewEvent>> RecordService::DoRequest(grpc::CallbackServerContext& ctx, const security::Caller& caller,
-                                      const v1::RequestRecordsRequest& req, v1::RequestRecordsResponse& resp) {
+absl::StatusOr<std::vector<store::NewEvent>> RecordService::DoRequest(
+    grpc::CallbackServerContext& ctx, const security::Caller& caller, const v1::RequestRecordsRequest& req,
+    v1::RequestRecordsResponse& resp, std::unique_ptr<store::Store::ReadSnapshot>& snapshot) {
   absl::StatusOr<std::string> subject = domain::ParseSubjectName(req.subject(), "subject");
   if (!subject.ok()) return subject.status();
   if (absl::Status s = domain::ValidatePurpose(req.purpose()); !s.ok()) return s;
   std::vector<domain::DataCategory> categories;
   for (int c : req.data_categories()) categories.push_back(static_cast<domain::DataCategory>(c));
   if (absl::Status s = domain::ValidateCategories(categories); !s.ok()) return s;
-  // Everything the decisions rest on, read together (one state of the store), before any plugin
-  // call.
-  auto snapshot = store_.SnapshotReads();
   absl::StatusOr<std::vector<store::SubjectRecord>> holders = store_.ListSubjectHolders(*subject);
   if (!holders.ok()) return holders.status();
   if (std::none_of(holders->begin(), holders->end(),

@@ -19,9 +19,13 @@ class RecordService final : public v1::RecordService::CallbackService {
                                            v1::RequestRecordsResponse* resp) override;
 
  private:
-  // Decides, fetches and fills `resp`; returns the sharing events to make durable before it is sent.
-  absl::StatusOr<std::vector<store::NewEvent>> DoRequest(grpc::CallbackServerContext& ctx, const security::Caller& caller,
-                         const v1::RequestRecordsRequest& req, v1::RequestRecordsResponse& resp);
+  // Decides, fetches and fills `resp`; returns the sharing events to make durable before it is
+  // sent. Ends `snapshot` (the reads' one state of the store) before calling any plugin.
+  absl::StatusOr<std::vector<store::NewEvent>> DoRequest(grpc::CallbackServerContext& ctx,
+                                                         const security::Caller& caller,
+                                                         const v1::RequestRecordsRequest& req,
+                                                         v1::RequestRecordsResponse& resp,
+                                                         std::unique_ptr<store::Store::ReadSnapshot>& snapshot);
 
   store::Store& store_;
   const security::Authenticator& auth_;

@@ -219,8 +219,12 @@ absl::StatusOr<std::pair<domain::SharingRequest, domain::Decision>> ReferralServ
 grpc::ServerUnaryReactor* ReferralService::SubmitReferral(grpc::CallbackServerContext* ctx,
                                                           const v1::SubmitReferralRequest* req,
                                                           v1::SubmitReferralResponse* resp) {
+  // The caller's identity and everything the decision rests on are read together, in one state of
+  // the store, before the write.
+  std::unique_ptr<store::Store::ReadSnapshot> snapshot = store_.SnapshotReads();
   return HandleUnaryLater(ctx, auth_, kParties, "SubmitReferral", [&](const security::Caller& caller, Finish finish) {
-    absl::StatusOr<std::optional<Submission>> submission = PrepareSubmit(caller, *req, *resp);
+    absl::StatusOr<std::optional<Submission>> submission = PrepareSubmit(caller, *req, *resp, snapshot);
+    snapshot.reset();
     if (!submission.ok()) return finish(submission.status());
     if (!submission->has_value()) return finish(absl::OkStatus());  // a retry, answered with the original
     // The referral, its history, inbox items and events in one durable transaction; the gRPC
@@ -258,7 +262,8 @@ grpc::ServerUnaryReactor* ReferralService::SubmitReferral(grpc::CallbackServerCo
 }
 
 absl::StatusOr<std::optional<ReferralService::Submission>> ReferralService::PrepareSubmit(
-    const security::Caller& caller, const v1::SubmitReferralRequest& req, v1::SubmitReferralResponse& resp) {
+    const security::Caller& caller, const v1::SubmitReferralRequest& req, v1::SubmitReferralResponse& resp,
+    std::unique_ptr<store::Store::ReadSnapshot>& snapshot) {
   // 1. The request's own fields.
   if (!req.has_referral()) return absl::InvalidArgumentError("referral: is required");
   const v1::Referral& in = req.referral();
@@ -298,8 +303,6 @@ absl::StatusOr<std::optional<ReferralService::Submission>> ReferralService::Prep
     r.previous_id = *prev;
   }
 
-  // The reads below see one state of the store (the write itself comes after, asynchronously).
-  auto snapshot = store_.SnapshotReads();
   // A retry of a submission already made is answered with the original, decided and logged then.
   absl::StatusOr<domain::Referral> original = store_.FindReferralByKey(caller.partner.id, r.idempotency_key);
   if (original.ok()) {

@@ -111,10 +111,11 @@ class ReferralService final : public v1::ReferralService::CallbackService {
     std::vector<store::InboxNotice> notices;
   };
   // Validates and decides a submission. Nothing to write (nullopt) when it is a retry of one made
-  // before: `resp` then holds the original.
+  // before: `resp` then holds the original. Ends `snapshot` before logging a refusal.
   absl::StatusOr<std::optional<Submission>> PrepareSubmit(const security::Caller& caller,
                                                           const v1::SubmitReferralRequest& req,
-                                                          v1::SubmitReferralResponse& resp);
+                                                          v1::SubmitReferralResponse& resp,
+                                                          std::unique_ptr<store::Store::ReadSnapshot>& snapshot);
   // The state changes: validate, check the caller is a party, decide whether the other party may
   // be told, then one store transaction.
   absl::StatusOr<v1::Referral> DoChange(const security::Caller& caller, const std::string& name,
