@@ -12,7 +12,9 @@
 # <build>/bench); ACCORD_BENCH_LOG_SIZES (default "1000000" — filling 10 M events alone takes
 # longer than the 10-minute budget on a 2-core machine, see docs/PERFORMANCE.md; add 10000000 to
 # run it); ACCORD_BENCH_HUB_EVENTS (default 1000000); ACCORD_BENCH_DURATION (seconds per measured
-# run, default 4).
+# run, default 4); ACCORD_BENCH_SOAK (seconds; when set, a last step soaks RequestRecords at
+# ACCORD_BENCH_SOAK_RATE calls/s, default 1500, reading the hub's RSS every minute — the "RSS flat
+# over a soak" target takes 3600, so it is not in the default run; results in $out/soak/).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build_dir="${ACCORD_BUILD_DIR:-$here/build}"
@@ -31,9 +33,12 @@ rm -f "$out"/log-*.json "$out"/results.md "$out"/results.json
 start=$(date +%s)
 stamp() { local s=$(( $(date +%s) - start )); printf '[bench %02d:%02d] %s\n' $((s / 60)) $((s % 60)) "$*" >&2; }
 
+soak="${ACCORD_BENCH_SOAK:-}"
+soak_rate="${ACCORD_BENCH_SOAK_RATE:-1500}"
 log_args=()
 n=0
 total=$(( $(wc -w <<<"$log_sizes") + 1 ))
+[ -n "$soak" ] && total=$((total + 1))
 for size in $log_sizes; do
   n=$((n + 1))
   stamp "step $n/$total: accord-log-bench with $size events (durable appends, proofs, per-child queries)"
@@ -45,4 +50,10 @@ stamp "step $total/$total: accord-bench — the hub ($hub_events logged events) 
 "$bench_dir/accord-bench" --out "$out" --log-events "$hub_events" --duration "$duration" "${log_args[@]}" >/dev/null
 
 cat "$out/results.md"
+if [ -n "$soak" ]; then
+  stamp "step $total/$total: soak — RequestRecords at $soak_rate calls/s for $soak s, the hub's RSS every minute"
+  "$bench_dir/accord-bench" --out "$out/soak" --scenarios request_records --log-events 0 --rates none \
+    --soak "$soak" --soak-rate "$soak_rate" --soak-interval 60 >/dev/null
+  sed -n '/^## Soak/,$p' "$out/soak/results.md"
+fi
 stamp "done: $out/results.md and $out/results.json"
