@@ -33,6 +33,10 @@ class PartnerAdapter {
   // The partner whose system this is.
   virtual const std::string& partner_id() const = 0;
   virtual AdapterState state() const = 0;
+  // True when a call waits on another process (an isolated host) — up to its deadline; callers on
+  // a server thread then make the call elsewhere. An in-process plugin answers on the caller's
+  // thread.
+  virtual bool Waits() const { return true; }
   // Calls the plugin with a serialized request; answers by `deadline` or fails.
   virtual absl::StatusOr<std::string> Invoke(plugin::v1::Method method, const std::string& request,
                                              absl::Time deadline) = 0;

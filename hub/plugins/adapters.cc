@@ -60,6 +60,7 @@ class InProcessAdapter final : public PartnerAdapter {
 
   const std::string& partner_id() const override { return partner_id_; }
   AdapterState state() const override { return loaded_ ? AdapterState::kAvailable : AdapterState::kUnavailable; }
+  bool Waits() const override { return false; }
   absl::StatusOr<std::string> Invoke(plugin::v1::Method method, const std::string& request, absl::Time) override {
     if (!loaded_) return Unavailable(partner_id_, state(), error_);
     return loaded_->Call(method, request);

@@ -4,6 +4,9 @@
 #include <map>
 #include <set>
 
+#include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
+
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "hub/domain/records.h"
@@ -32,32 +35,51 @@ void SetOutcome(v1::HolderRecords& out, domain::DataCategory category, v1::Categ
 
 RecordService::RecordService(store::Store& store, const security::Authenticator& auth,
                              const plugins::Adapters& adapters)
-    : store_(store), auth_(auth), adapters_(adapters) {}
+    : store_(store), auth_(auth), adapters_(adapters),
+      fetchers_(std::make_unique<boost::asio::thread_pool>(kFetchThreads)) {}
+
+RecordService::~RecordService() { fetchers_->join(); }
 
 grpc::ServerUnaryReactor* RecordService::RequestRecords(grpc::CallbackServerContext* ctx,
                                                         const v1::RequestRecordsRequest* req,
                                                         v1::RequestRecordsResponse* resp) {
   // The caller's identity and everything the decisions rest on are read together, in one state
-  // of the store; DoRequest ends the snapshot before any plugin call.
+  // of the store; Plan ends the snapshot.
   std::unique_ptr<store::Store::ReadSnapshot> snapshot = store_.SnapshotReads();
   return HandleUnaryLater(ctx, auth_, kRequesters, "RequestRecords", [&](const security::Caller& caller, Finish finish) {
-    absl::StatusOr<std::vector<store::NewEvent>> events = DoRequest(*ctx, caller, *req, *resp, snapshot);
-    if (!events.ok()) {
-      resp->Clear();
-      return finish(events.status());
+    absl::StatusOr<Plan> plan = MakePlan(*ctx, caller, *req, snapshot);
+    if (!plan.ok()) return finish(plan.status());
+    const bool waits = std::any_of(plan->parts.begin(), plan->parts.end(),
+                                   [](const HolderPart& p) { return p.adapter != nullptr && p.adapter->Waits(); });
+    auto fetch_and_answer = [this, ctx, resp, finish, plan = std::move(*plan)] {
+      std::vector<store::NewEvent> events = Fetch(plan, *resp);
+      // A call the caller gave up on discloses nothing and is not logged as a disclosure.
+      if (ctx->IsCancelled()) {
+        resp->Clear();
+        return finish(absl::CancelledError("the call was cancelled before the records were sent"));
+      }
+      if (events.empty()) return finish(absl::OkStatus());
+      // Durable before anything is sent (invariant 1); on failure nothing is sent.
+      store_.AppendEventsLater(std::move(events), [resp, finish](absl::StatusOr<std::vector<uint64_t>> logged) {
+        if (!logged.ok()) resp->Clear();
+        finish(logged.status());
+      });
+    };
+    // A holder's isolated host may take up to its call cap to answer: those calls are made on the
+    // fetch threads, so that a slow or hung record system never holds one of gRPC's few callback
+    // threads (and with them every other call to the hub).
+    if (waits) {
+      boost::asio::post(*fetchers_, std::move(fetch_and_answer));
+    } else {
+      fetch_and_answer();
     }
-    if (events->empty()) return finish(absl::OkStatus());
-    // Durable before anything is sent (invariant 1); on failure nothing is sent.
-    store_.AppendEventsLater(std::move(*events), [resp, finish](absl::StatusOr<std::vector<uint64_t>> logged) {
-      if (!logged.ok()) resp->Clear();
-      finish(logged.status());
-    });
   });
 }
 
-absl::StatusOr<std::vector<store::NewEvent>> RecordService::DoRequest(
-    grpc::CallbackServerContext& ctx, const security::Caller& caller, const v1::RequestRecordsRequest& req,
-    v1::RequestRecordsResponse& resp, std::unique_ptr<store::Store::ReadSnapshot>& snapshot) {
+absl::StatusOr<RecordService::Plan> RecordService::MakePlan(grpc::CallbackServerContext& ctx,
+                                                            const security::Caller& caller,
+                                                            const v1::RequestRecordsRequest& req,
+                                                            std::unique_ptr<store::Store::ReadSnapshot>& snapshot) {
   absl::StatusOr<std::string> subject = domain::ParseSubjectName(req.subject(), "subject");
   if (!subject.ok()) return subject.status();
   if (absl::Status s = domain::ValidatePurpose(req.purpose()); !s.ok()) return s;
@@ -74,54 +96,59 @@ absl::StatusOr<std::vector<store::NewEvent>> RecordService::DoRequest(
   if (!agreements.ok()) return agreements.status();
   absl::StatusOr<std::vector<domain::Consent>> consents = store_.ListConsents(*subject);
   if (!consents.ok()) return consents.status();
-  std::map<std::string, domain::Partner> disclosers;
+  Plan plan;
   for (const store::SubjectRecord& holder : *holders) {
     if (holder.partner_id == caller.partner.id) continue;
     absl::StatusOr<domain::Partner> discloser = store_.GetPartner(holder.partner_id);
     if (!discloser.ok()) return discloser.status();
-    disclosers.emplace(holder.partner_id, std::move(*discloser));
+    HolderPart& part = plan.parts.emplace_back();
+    part.holder = holder;
+    part.request.discloser = std::move(*discloser);
+    part.request.recipient = caller.partner;
+    part.request.subject_id = *subject;
+    part.request.purpose = req.purpose();
+    part.request.categories = categories;
   }
   snapshot.reset();
 
   const absl::Time now = absl::Now();
-  const absl::Time deadline = std::min(absl::FromChrono(ctx.deadline()), now + kDefaultDeadline);
-  const std::string rpc = absl::StrCat("RecordService/RequestRecords ", caller.partner.id, " ", absl::ToUnixMicros(now));
-  std::vector<store::NewEvent> events;
-  for (const store::SubjectRecord& holder : *holders) {
-    if (holder.partner_id == caller.partner.id) continue;
-    domain::SharingRequest request;
-    request.discloser = disclosers.at(holder.partner_id);
-    request.recipient = caller.partner;
-    request.subject_id = *subject;
-    request.purpose = req.purpose();
-    request.categories = categories;
-    request.time = now;
-    const domain::Decision decision = domain::Decide(request, *agreements, *consents);
+  plan.purpose = req.purpose();
+  plan.deadline = std::min(absl::FromChrono(ctx.deadline()), now + kDefaultDeadline);
+  plan.rpc = absl::StrCat("RecordService/RequestRecords ", caller.partner.id, " ", absl::ToUnixMicros(now));
+  for (HolderPart& part : plan.parts) {
+    part.request.time = now;
+    part.decision = domain::Decide(part.request, *agreements, *consents);
+    for (const domain::CategoryDecision& d : part.decision.categories) {
+      if (d.allowed) part.allowed.insert(d.category);
+    }
+    if (!part.allowed.empty()) part.adapter = adapters_.Find(part.holder.partner_id);
+  }
+  return plan;
+}
 
+std::vector<store::NewEvent> RecordService::Fetch(const Plan& plan, v1::RequestRecordsResponse& resp) {
+  std::vector<store::NewEvent> events;
+  for (const HolderPart& part : plan.parts) {
+    const store::SubjectRecord& holder = part.holder;
     v1::HolderRecords& out = *resp.add_holders();
     out.set_holder(domain::PartnerName(holder.partner_id));
-    std::set<domain::DataCategory> allowed;
-    for (const domain::CategoryDecision& d : decision.categories) {
-      if (d.allowed) allowed.insert(d.category);
-    }
     // Fetch only what is allowed; a holder that cannot answer discloses nothing.
     bool fetched = false;
     std::string unavailable_code, unavailable_reason;
-    if (!allowed.empty()) {
-      plugins::PartnerAdapter* adapter = adapters_.Find(holder.partner_id);
-      if (adapter == nullptr) {
+    if (!part.allowed.empty()) {
+      if (part.adapter == nullptr) {
         unavailable_code = "NO_PLUGIN";
         unavailable_reason = absl::StrCat("partner ", holder.partner_id, "'s record system is not connected to the hub");
       } else {
         plugin::v1::FetchRecordsRequest fetch;
         fetch.set_local_id(holder.local_id);
-        for (domain::DataCategory c : allowed) fetch.add_data_categories(c);
-        fetch.set_purpose(req.purpose());
-        fetch.set_request_id(rpc);
-        absl::StatusOr<plugin::v1::FetchRecordsResponse> got =
-            plugins::Call<plugin::v1::FetchRecordsResponse>(*adapter, plugin::v1::METHOD_FETCH_RECORDS, fetch, deadline);
+        for (domain::DataCategory c : part.allowed) fetch.add_data_categories(c);
+        fetch.set_purpose(plan.purpose);
+        fetch.set_request_id(plan.rpc);
+        absl::StatusOr<plugin::v1::FetchRecordsResponse> got = plugins::Call<plugin::v1::FetchRecordsResponse>(
+            *part.adapter, plugin::v1::METHOD_FETCH_RECORDS, fetch, plan.deadline);
         if (got.ok()) {
-          int dropped = domain::KeepAllowedRecords(allowed, got->mutable_records());
+          int dropped = domain::KeepAllowedRecords(part.allowed, got->mutable_records());
           if (dropped > 0) {
             log::Warning("plugin_records_dropped", {{"partner", holder.partner_id},
                                                  {"dropped", dropped},
@@ -138,7 +165,7 @@ absl::StatusOr<std::vector<store::NewEvent>> RecordService::DoRequest(
         }
       }
     }
-    for (const domain::CategoryDecision& d : decision.categories) {
+    for (const domain::CategoryDecision& d : part.decision.categories) {
       if (!d.allowed) {
         SetOutcome(out, d.category, v1::CATEGORY_STATUS_REFUSED, std::string(domain::ReasonCodeName(d.reason.code)),
                    d.reason.text);
@@ -149,10 +176,10 @@ absl::StatusOr<std::vector<store::NewEvent>> RecordService::DoRequest(
         SetOutcome(out, d.category, v1::CATEGORY_STATUS_UNAVAILABLE, unavailable_code, unavailable_reason);
       }
     }
-    for (store::NewEvent& e : PartialDecisionEvents(request, decision, fetched, rpc)) events.push_back(std::move(e));
+    for (store::NewEvent& e : PartialDecisionEvents(part.request, part.decision, fetched, plan.rpc)) {
+      events.push_back(std::move(e));
+    }
   }
-  // A call the caller gave up on discloses nothing and is not logged as a disclosure.
-  if (ctx.IsCancelled()) return absl::CancelledError("the call was cancelled before the records were sent");
   return events;
 }
 
