@@ -91,6 +91,7 @@ grpc::ServerUnaryReactor* DirectoryService::UpdateAvailability(grpc::CallbackSer
 grpc::ServerUnaryReactor* DirectoryService::SearchServices(grpc::CallbackServerContext* ctx,
                                                            const v1::SearchServicesRequest* req,
                                                            v1::SearchServicesResponse* resp) {
+  auto snapshot = store_.SnapshotReads();  // reads only: the caller and the answer in one transaction
   return HandleUnary(ctx, auth_, kEveryone, "SearchServices",
                      [&](const security::Caller&) { return DoSearch(*req, *resp); });
 }
@@ -133,6 +134,7 @@ absl::Status DirectoryService::DoSearch(const v1::SearchServicesRequest& req, v1
 
 grpc::ServerUnaryReactor* DirectoryService::GetService(grpc::CallbackServerContext* ctx,
                                                        const v1::GetServiceRequest* req, v1::GetServiceResponse* resp) {
+  auto snapshot = store_.SnapshotReads();  // reads only: the caller and the answer in one transaction
   return HandleUnary(ctx, auth_, kEveryone, "GetService", [&](const security::Caller&) -> absl::Status {
     absl::StatusOr<std::string> id = domain::ParseServiceName(req->name(), "name");
     if (!id.ok()) return id.status();

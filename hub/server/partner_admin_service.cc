@@ -61,6 +61,7 @@ absl::Status PartnerAdminService::DoRegisterPartner(const security::Caller& call
 grpc::ServerUnaryReactor* PartnerAdminService::GetPartner(grpc::CallbackServerContext* ctx,
                                                           const v1::GetPartnerRequest* req,
                                                           v1::GetPartnerResponse* resp) {
+  auto snapshot = store_.SnapshotReads();  // reads only: the caller and the answer in one transaction
   return HandleUnary(ctx, auth_, kAdmin, "GetPartner", [&](const security::Caller&) -> absl::Status {
     absl::StatusOr<std::string> id = domain::ParsePartnerName(req->name());
     if (!id.ok()) return id.status();
@@ -74,6 +75,7 @@ grpc::ServerUnaryReactor* PartnerAdminService::GetPartner(grpc::CallbackServerCo
 grpc::ServerUnaryReactor* PartnerAdminService::ListPartners(grpc::CallbackServerContext* ctx,
                                                             const v1::ListPartnersRequest* req,
                                                             v1::ListPartnersResponse* resp) {
+  auto snapshot = store_.SnapshotReads();  // reads only: the caller and the answer in one transaction
   return HandleUnary(ctx, auth_, kAdmin, "ListPartners",
                      [&](const security::Caller&) { return DoListPartners(*req, *resp); });
 }
@@ -146,6 +148,7 @@ absl::Status PartnerAdminService::DoCreateAgreement(const security::Caller& call
 grpc::ServerUnaryReactor* PartnerAdminService::ListSharingAgreements(grpc::CallbackServerContext* ctx,
                                                                      const v1::ListSharingAgreementsRequest* req,
                                                                      v1::ListSharingAgreementsResponse* resp) {
+  auto snapshot = store_.SnapshotReads();  // reads only: the caller and the answer in one transaction
   return HandleUnary(ctx, auth_, kAdmin, "ListSharingAgreements",
                      [&](const security::Caller&) { return DoListAgreements(*req, *resp); });
 }
