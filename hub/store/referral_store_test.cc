@@ -206,6 +206,28 @@ TEST_F(ReferralStoreTest, ChangesKeepHistoryAndAFailedChangeWritesNothing) {
   EXPECT_TRUE(store_->ListReferrals(child, "", 10)->empty());
   child.open_only = false;
   EXPECT_EQ(store_->ListReferrals(child, "", 10)->size(), 1u);
+
+  // Open-only counts the limit in the referrals it keeps: an open one, then a newer one withdrawn.
+  auto open = store_->CreateReferral(NewReferral("6f1c2f0e-8a44-4c61-9d0b-3f2a7e51c003"), Notify("counselling"));
+  ASSERT_TRUE(open.ok()) << open.status();
+  auto newest = store_->CreateReferral(NewReferral("6f1c2f0e-8a44-4c61-9d0b-3f2a7e51c004"), Notify("counselling"));
+  ASSERT_TRUE(newest.ok()) << newest.status();
+  domain::ReferralChange withdraw;
+  withdraw.action = domain::ReferralAction::kWithdraw;
+  withdraw.actor_id = "school";
+  withdraw.withdraw_reason = "Sent to the wrong service";
+  auto withdrawn = store_->UpdateReferral(
+      newest->referral.id, [&](domain::Referral& r) { return domain::ApplyChange(r, withdraw, absl::Now()); },
+      Notify("counselling"));
+  ASSERT_TRUE(withdrawn.ok()) << withdrawn.status();
+  child.open_only = true;
+  auto kept = store_->ListReferrals(child, "", 1);
+  ASSERT_TRUE(kept.ok()) << kept.status();
+  ASSERT_EQ(kept->size(), 1u);
+  EXPECT_EQ((*kept)[0].id, open->referral.id);
+  EXPECT_EQ(store_->ListReferrals(child, "", 10)->size(), 1u);
+  child.open_only = false;
+  EXPECT_EQ(store_->ListReferrals(child, "", 10)->size(), 3u);
 }
 
 TEST_F(ReferralStoreTest, OutcomesReplacePerMeasureAndTimepointAndPairAnonymously) {

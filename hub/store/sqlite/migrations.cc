@@ -235,12 +235,12 @@ CREATE TABLE outbox_cursors (
   poll_cursor  TEXT NOT NULL
 ) STRICT;
 )sql",
-    // 6: a child's referrals indexed with their state and provider, so that finding its open
-    // referrals to other providers (every submission does, for concurrent-referral notices) reads
-    // the index alone, not each referral.
+    // 6: a child's referrals, newest first, with their state and provider in the index, so that
+    // finding its open referrals to other providers (every submission does, for concurrent-referral
+    // notices) reads the index alone, in order, not each referral.
     R"sql(
 DROP INDEX referrals_by_subject;
-CREATE INDEX referrals_by_subject_state ON referrals(subject_id, state, provider_id, id);
+CREATE INDEX referrals_by_subject ON referrals(subject_id, id, state, provider_id);
 )sql",
 };
 

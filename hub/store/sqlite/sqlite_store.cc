@@ -757,7 +757,7 @@ class SqliteStore final : public Store {
                                                               int limit) override {
     Reader r(*this);
     if (!r.ok()) return r.status();
-    std::string sql = "SELECT id FROM referrals WHERE (?1 = '' OR id < ?1)";
+    std::string sql = "SELECT id, state FROM referrals WHERE (?1 = '' OR id < ?1)";
     if (!f.party_id.empty()) {
       if (f.as_referrer && f.as_provider) {
         sql += " AND (referrer_id = ?2 OR provider_id = ?2)";
@@ -770,30 +770,24 @@ class SqliteStore final : public Store {
     if (f.state != ::accord::v1::REFERRAL_STATE_UNSPECIFIED) sql += " AND state = ?3";
     if (!f.service_id.empty()) sql += " AND service_id = ?4";
     if (!f.subject_id.empty()) sql += " AND subject_id = ?5";
-    if (f.open_only) {
-      std::vector<std::string> open;
-      for (int state = ::accord::v1::ReferralState_MIN; state <= ::accord::v1::ReferralState_MAX; ++state) {
-        if (::accord::v1::ReferralState_IsValid(state) && domain::IsOpen(static_cast<domain::ReferralState>(state))) {
-          open.push_back(absl::StrCat(state));
-        }
-      }
-      sql += absl::StrCat(" AND state IN (", absl::StrJoin(open, ", "), ")");
-    }
     if (!f.not_provider_id.empty()) sql += " AND provider_id != ?7";
+    // Open-only is judged below, row by row (an IN list would make SQLite build a temporary index
+    // for every query); the limit then counts the rows kept.
     sql += " ORDER BY id DESC LIMIT ?6";
     auto st = r.conn().Prepare(sql);
     if (!st.ok()) return st.status();
-    st->Bind(1, before_id).Bind(6, int64_t{limit});
+    st->Bind(1, before_id).Bind(6, f.open_only ? int64_t{-1} : int64_t{limit});
     if (!f.party_id.empty()) st->Bind(2, f.party_id);
     if (f.state != ::accord::v1::REFERRAL_STATE_UNSPECIFIED) st->Bind(3, int64_t{f.state});
     if (!f.service_id.empty()) st->Bind(4, f.service_id);
     if (!f.subject_id.empty()) st->Bind(5, f.subject_id);
     if (!f.not_provider_id.empty()) st->Bind(7, f.not_provider_id);
     std::vector<std::string> ids;
-    for (;;) {
+    while (static_cast<int>(ids.size()) < limit) {
       auto row = st->Step();
       if (!row.ok()) return row.status();
       if (!*row) break;
+      if (f.open_only && !domain::IsOpen(static_cast<domain::ReferralState>(st->Int(1)))) continue;
       ids.push_back(st->Text(0));
     }
     std::vector<domain::Referral> out;
