@@ -51,7 +51,7 @@ absl::StatusOr<Caller> Authenticator::AuthenticatePem(absl::string_view certific
   return Caller{partner, peer->serial_hex};
 }
 
-absl::Status RequireRole(const Caller& caller, std::initializer_list<domain::Role> roles) {
+absl::Status RequireRole(const Caller& caller, absl::Span<const domain::Role> roles) {
   std::vector<std::string> names;
   for (domain::Role role : roles) {
     if (caller.partner.HasRole(role)) return absl::OkStatus();

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "hub/domain/types.h"
 #include "hub/security/verifier.h"
 #include "hub/store/store.h"
@@ -28,7 +29,7 @@ struct Caller {
 };
 
 // PERMISSION_DENIED naming the partner and the role(s) unless the caller holds one of `roles`.
-absl::Status RequireRole(const Caller& caller, std::initializer_list<domain::Role> roles);
+absl::Status RequireRole(const Caller& caller, absl::Span<const domain::Role> roles);
 
 class Authenticator {
  public:

@@ -6,6 +6,7 @@
 #include "accord/v1/audit.grpc.pb.h"
 #include "hub/audit/tree_head.h"
 #include "hub/security/authenticator.h"
+#include "hub/server/workers.h"
 #include "hub/store/store.h"
 
 namespace accord::server {
@@ -13,7 +14,7 @@ namespace accord::server {
 class AuditService final : public v1::AuditService::CallbackService {
  public:
   // Everything passed in must outlive the service; `signing_key` signs tree heads.
-  AuditService(store::Store& store, const security::Authenticator& auth, audit::SigningKey signing_key,
+  AuditService(store::Store& store, const security::Authenticator& auth, Workers& workers, audit::SigningKey signing_key,
                int max_page_size);
 
   grpc::ServerUnaryReactor* QueryEvents(grpc::CallbackServerContext* ctx, const v1::QueryEventsRequest* req,
@@ -47,6 +48,7 @@ class AuditService final : public v1::AuditService::CallbackService {
 
   store::Store& store_;
   const security::Authenticator& auth_;
+  Workers& workers_;
   const audit::SigningKey signing_key_;
   const int max_page_size_;
 };

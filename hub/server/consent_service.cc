@@ -33,9 +33,9 @@ store::NewEvent ConsentEvent(v1::EventKind kind, const security::Caller& caller,
 
 }  // namespace
 
-ConsentService::ConsentService(store::Store& store, const security::Authenticator& auth,
+ConsentService::ConsentService(store::Store& store, const security::Authenticator& auth, Workers& workers,
                                audit::SigningKey signing_key)
-    : store_(store), auth_(auth), signing_key_(std::move(signing_key)) {}
+    : store_(store), auth_(auth), workers_(workers), signing_key_(std::move(signing_key)) {}
 
 absl::Status ConsentService::RequireHolder(const std::string& subject_id, const std::string& partner_id,
                                            absl::string_view field) {
@@ -49,8 +49,8 @@ absl::Status ConsentService::RequireHolder(const std::string& subject_id, const 
 grpc::ServerUnaryReactor* ConsentService::RecordConsent(grpc::CallbackServerContext* ctx,
                                                         const v1::RecordConsentRequest* req,
                                                         v1::RecordConsentResponse* resp) {
-  return HandleUnary(ctx, auth_, kHolders, "RecordConsent",
-                     [&](const security::Caller& caller) { return DoRecord(caller, *req, *resp); });
+  return HandleUnaryOn(workers_, ctx, auth_, kHolders, "RecordConsent",
+                     [=, this](const security::Caller& caller) { return DoRecord(caller, *req, *resp); });
 }
 
 absl::Status ConsentService::DoRecord(const security::Caller& caller, const v1::RecordConsentRequest& req,
@@ -93,8 +93,8 @@ absl::Status ConsentService::DoRecord(const security::Caller& caller, const v1::
 grpc::ServerUnaryReactor* ConsentService::WithdrawConsent(grpc::CallbackServerContext* ctx,
                                                           const v1::WithdrawConsentRequest* req,
                                                           v1::WithdrawConsentResponse* resp) {
-  return HandleUnary(ctx, auth_, kHolders, "WithdrawConsent",
-                     [&](const security::Caller& caller) { return DoWithdraw(caller, *req, *resp); });
+  return HandleUnaryOn(workers_, ctx, auth_, kHolders, "WithdrawConsent",
+                     [=, this](const security::Caller& caller) { return DoWithdraw(caller, *req, *resp); });
 }
 
 absl::Status ConsentService::DoWithdraw(const security::Caller& caller, const v1::WithdrawConsentRequest& req,

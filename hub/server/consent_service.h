@@ -6,6 +6,7 @@
 #include "accord/v1/consent.grpc.pb.h"
 #include "hub/audit/tree_head.h"
 #include "hub/security/authenticator.h"
+#include "hub/server/workers.h"
 #include "hub/store/store.h"
 
 namespace accord::server {
@@ -13,7 +14,7 @@ namespace accord::server {
 class ConsentService final : public v1::ConsentService::CallbackService {
  public:
   // Everything passed in must outlive the service; `signing_key` signs consent receipts.
-  ConsentService(store::Store& store, const security::Authenticator& auth, audit::SigningKey signing_key);
+  ConsentService(store::Store& store, const security::Authenticator& auth, Workers& workers, audit::SigningKey signing_key);
 
   grpc::ServerUnaryReactor* RecordConsent(grpc::CallbackServerContext* ctx, const v1::RecordConsentRequest* req,
                                           v1::RecordConsentResponse* resp) override;
@@ -36,6 +37,7 @@ class ConsentService final : public v1::ConsentService::CallbackService {
 
   store::Store& store_;
   const security::Authenticator& auth_;
+  Workers& workers_;
   const audit::SigningKey signing_key_;
 };
 

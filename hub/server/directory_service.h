@@ -7,6 +7,7 @@
 
 #include "accord/v1/directory.grpc.pb.h"
 #include "hub/security/authenticator.h"
+#include "hub/server/workers.h"
 #include "hub/store/store.h"
 
 namespace accord::server {
@@ -14,7 +15,7 @@ namespace accord::server {
 class DirectoryService final : public v1::DirectoryService::CallbackService {
  public:
   // Both must outlive the service.
-  DirectoryService(store::Store& store, const security::Authenticator& auth, int max_page_size);
+  DirectoryService(store::Store& store, const security::Authenticator& auth, Workers& workers, int max_page_size);
 
   grpc::ServerUnaryReactor* PublishService(grpc::CallbackServerContext* ctx, const v1::PublishServiceRequest* req,
                                            v1::PublishServiceResponse* resp) override;
@@ -33,6 +34,7 @@ class DirectoryService final : public v1::DirectoryService::CallbackService {
 
   store::Store& store_;
   const security::Authenticator& auth_;
+  Workers& workers_;
   const int max_page_size_;
 };
 

@@ -30,6 +30,7 @@
 #include "hub/server/outbox.h"
 #include "hub/server/record_service.h"
 #include "hub/server/subject_service.h"
+#include "hub/server/workers.h"
 #include "hub/store/store.h"
 
 namespace accord::server {
@@ -37,6 +38,9 @@ namespace {
 
 constexpr const char* kDatabaseFile = "accord.db";
 constexpr const char* kAddressFile = "hub.addr";
+// Handler work that waits (durable writes, isolated plugin calls) runs on these threads: enough
+// for many writes to share each group commit and for slow record systems not to queue the rest.
+constexpr int kWorkerThreads = 16;
 
 // What a client on this machine dials: a wildcard or loopback bind is reached as localhost, the
 // name the hub's certificate carries.
@@ -83,6 +87,7 @@ struct Hub::Parts {
   std::unique_ptr<store::Store> store;
   std::optional<security::CertificateAuthority> ca;
   std::unique_ptr<security::Authenticator> auth;
+  std::unique_ptr<Workers> workers;
   std::unique_ptr<PartnerAdminService> partner_admin;
   std::unique_ptr<SubjectService> subjects;
   std::unique_ptr<ConsentService> consents;
@@ -104,8 +109,10 @@ Hub::Hub(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
 
 Hub::~Hub() {
   Shutdown();
-  // Services go before the store they use.
+  // Services go before the store they use; the workers have finished with every call once the
+  // server has stopped.
   parts_->server.reset();
+  parts_->workers.reset();
   parts_->partner_admin.reset();
   parts_->subjects.reset();
   parts_->consents.reset();
@@ -154,11 +161,12 @@ absl::StatusOr<std::unique_ptr<Hub>> Hub::Start(const config::v1::HubConfig& con
   if (!store.ok()) return store.status();
   parts->store = std::move(*store);
   parts->auth = std::make_unique<security::Authenticator>(*parts->store, std::move(*verifier));
+  parts->workers = std::make_unique<Workers>(kWorkerThreads);
   parts->partner_admin = std::make_unique<PartnerAdminService>(
-      *parts->store, *parts->auth, parts->ca ? &*parts->ca : nullptr, static_cast<int>(config.limits().max_page_size()));
-  parts->subjects = std::make_unique<SubjectService>(*parts->store, *parts->auth);
-  parts->consents = std::make_unique<ConsentService>(*parts->store, *parts->auth, *signing_key);
-  parts->audit = std::make_unique<AuditService>(*parts->store, *parts->auth, std::move(*signing_key),
+      *parts->store, *parts->auth, *parts->workers, parts->ca ? &*parts->ca : nullptr, static_cast<int>(config.limits().max_page_size()));
+  parts->subjects = std::make_unique<SubjectService>(*parts->store, *parts->auth, *parts->workers);
+  parts->consents = std::make_unique<ConsentService>(*parts->store, *parts->auth, *parts->workers, *signing_key);
+  parts->audit = std::make_unique<AuditService>(*parts->store, *parts->auth, *parts->workers, std::move(*signing_key),
                                                 static_cast<int>(config.limits().max_page_size()));
   auto plugin_settings = PluginSettingsOf(config);
   if (!plugin_settings.ok()) return plugin_settings.status();
@@ -174,10 +182,10 @@ absl::StatusOr<std::unique_ptr<Hub>> Hub::Start(const config::v1::HubConfig& con
       });
   if (!adapters.ok()) return adapters.status();
   parts->adapters = std::move(*adapters);
-  parts->records = std::make_unique<RecordService>(*parts->store, *parts->auth, *parts->adapters);
-  parts->directory = std::make_unique<DirectoryService>(*parts->store, *parts->auth,
+  parts->records = std::make_unique<RecordService>(*parts->store, *parts->auth, *parts->workers, *parts->adapters);
+  parts->directory = std::make_unique<DirectoryService>(*parts->store, *parts->auth, *parts->workers,
                                                         static_cast<int>(config.limits().max_page_size()));
-  parts->referrals = std::make_unique<ReferralService>(*parts->store, *parts->auth,
+  parts->referrals = std::make_unique<ReferralService>(*parts->store, *parts->auth, *parts->workers,
                                                        static_cast<int>(config.limits().max_page_size()));
 
   // The handshake asks for a client certificate but leaves judging it to the Authenticator, so a

@@ -15,15 +15,15 @@ constexpr absl::Duration kPartnerCertificateValidity = absl::Hours(24 * 365);
 
 }  // namespace
 
-PartnerAdminService::PartnerAdminService(store::Store& store, const security::Authenticator& auth,
+PartnerAdminService::PartnerAdminService(store::Store& store, const security::Authenticator& auth, Workers& workers,
                                          const security::CertificateAuthority* ca, int max_page_size)
-    : store_(store), auth_(auth), ca_(ca), max_page_size_(max_page_size) {}
+    : store_(store), auth_(auth), workers_(workers), ca_(ca), max_page_size_(max_page_size) {}
 
 grpc::ServerUnaryReactor* PartnerAdminService::RegisterPartner(grpc::CallbackServerContext* ctx,
                                                                const v1::RegisterPartnerRequest* req,
                                                                v1::RegisterPartnerResponse* resp) {
-  return HandleUnary(ctx, auth_, kAdmin, "RegisterPartner",
-                     [&](const security::Caller& caller) { return DoRegisterPartner(caller, *req, *resp); });
+  return HandleUnaryOn(workers_, ctx, auth_, kAdmin, "RegisterPartner",
+                     [=, this](const security::Caller& caller) { return DoRegisterPartner(caller, *req, *resp); });
 }
 
 absl::Status PartnerAdminService::DoRegisterPartner(const security::Caller& caller,
@@ -90,7 +90,7 @@ absl::Status PartnerAdminService::DoListPartners(const v1::ListPartnersRequest& 
 grpc::ServerUnaryReactor* PartnerAdminService::SuspendPartner(grpc::CallbackServerContext* ctx,
                                                               const v1::SuspendPartnerRequest* req,
                                                               v1::SuspendPartnerResponse* resp) {
-  return HandleUnary(ctx, auth_, kAdmin, "SuspendPartner", [&](const security::Caller& caller) {
+  return HandleUnaryOn(workers_, ctx, auth_, kAdmin, "SuspendPartner", [=, this](const security::Caller& caller) {
     return DoSetSuspended(caller, req->name(), true, req->reason(), *resp->mutable_partner());
   });
 }
@@ -98,7 +98,7 @@ grpc::ServerUnaryReactor* PartnerAdminService::SuspendPartner(grpc::CallbackServ
 grpc::ServerUnaryReactor* PartnerAdminService::ReinstatePartner(grpc::CallbackServerContext* ctx,
                                                                 const v1::ReinstatePartnerRequest* req,
                                                                 v1::ReinstatePartnerResponse* resp) {
-  return HandleUnary(ctx, auth_, kAdmin, "ReinstatePartner", [&](const security::Caller& caller) {
+  return HandleUnaryOn(workers_, ctx, auth_, kAdmin, "ReinstatePartner", [=, this](const security::Caller& caller) {
     return DoSetSuspended(caller, req->name(), false, "", *resp->mutable_partner());
   });
 }
@@ -124,8 +124,8 @@ absl::Status PartnerAdminService::DoSetSuspended(const security::Caller& caller,
 grpc::ServerUnaryReactor* PartnerAdminService::CreateSharingAgreement(grpc::CallbackServerContext* ctx,
                                                                       const v1::CreateSharingAgreementRequest* req,
                                                                       v1::CreateSharingAgreementResponse* resp) {
-  return HandleUnary(ctx, auth_, kAdmin, "CreateSharingAgreement",
-                     [&](const security::Caller& caller) { return DoCreateAgreement(caller, *req, *resp); });
+  return HandleUnaryOn(workers_, ctx, auth_, kAdmin, "CreateSharingAgreement",
+                     [=, this](const security::Caller& caller) { return DoCreateAgreement(caller, *req, *resp); });
 }
 
 absl::Status PartnerAdminService::DoCreateAgreement(const security::Caller& caller,

@@ -6,6 +6,7 @@
 #include "accord/v1/partner_admin.grpc.pb.h"
 #include "hub/security/authenticator.h"
 #include "hub/security/ca.h"
+#include "hub/server/workers.h"
 #include "hub/store/store.h"
 
 namespace accord::server {
@@ -14,7 +15,7 @@ class PartnerAdminService final : public v1::PartnerAdmin::CallbackService {
  public:
   // `ca` may be null: then RegisterPartner with a CSR is FAILED_PRECONDITION. Everything passed
   // in must outlive the service.
-  PartnerAdminService(store::Store& store, const security::Authenticator& auth,
+  PartnerAdminService(store::Store& store, const security::Authenticator& auth, Workers& workers,
                       const security::CertificateAuthority* ca, int max_page_size);
 
   grpc::ServerUnaryReactor* RegisterPartner(grpc::CallbackServerContext* ctx, const v1::RegisterPartnerRequest* req,
@@ -47,6 +48,7 @@ class PartnerAdminService final : public v1::PartnerAdmin::CallbackService {
 
   store::Store& store_;
   const security::Authenticator& auth_;
+  Workers& workers_;
   const security::CertificateAuthority* ca_;
   const int max_page_size_;
 };

@@ -4,9 +4,6 @@
 #include <map>
 #include <set>
 
-#include <boost/asio/post.hpp>
-#include <boost/asio/thread_pool.hpp>
-
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "hub/domain/records.h"
@@ -33,12 +30,9 @@ void SetOutcome(v1::HolderRecords& out, domain::DataCategory category, v1::Categ
 
 }  // namespace
 
-RecordService::RecordService(store::Store& store, const security::Authenticator& auth,
+RecordService::RecordService(store::Store& store, const security::Authenticator& auth, Workers& workers,
                              const plugins::Adapters& adapters)
-    : store_(store), auth_(auth), adapters_(adapters),
-      fetchers_(std::make_unique<boost::asio::thread_pool>(kFetchThreads)) {}
-
-RecordService::~RecordService() { fetchers_->join(); }
+    : store_(store), auth_(auth), workers_(workers), adapters_(adapters) {}
 
 grpc::ServerUnaryReactor* RecordService::RequestRecords(grpc::CallbackServerContext* ctx,
                                                         const v1::RequestRecordsRequest* req,
@@ -66,10 +60,10 @@ grpc::ServerUnaryReactor* RecordService::RequestRecords(grpc::CallbackServerCont
       });
     };
     // A holder's isolated host may take up to its call cap to answer: those calls are made on the
-    // fetch threads, so that a slow or hung record system never holds one of gRPC's few callback
+    // worker threads, so that a slow or hung record system never holds one of gRPC's few callback
     // threads (and with them every other call to the hub).
     if (waits) {
-      boost::asio::post(*fetchers_, std::move(fetch_and_answer));
+      workers_.Post(std::move(fetch_and_answer));
     } else {
       fetch_and_answer();
     }

@@ -12,20 +12,15 @@
 #include "hub/domain/decision.h"
 #include "hub/plugins/adapters.h"
 #include "hub/security/authenticator.h"
+#include "hub/server/workers.h"
 #include "hub/store/store.h"
-
-namespace boost::asio {
-class thread_pool;
-}  // namespace boost::asio
 
 namespace accord::server {
 
 class RecordService final : public v1::RecordService::CallbackService {
  public:
   // Everything passed in must outlive the service.
-  RecordService(store::Store& store, const security::Authenticator& auth, const plugins::Adapters& adapters);
-  // Waits for the record fetches still running (each ends by its deadline).
-  ~RecordService() override;
+  RecordService(store::Store& store, const security::Authenticator& auth, Workers& workers, const plugins::Adapters& adapters);
 
   grpc::ServerUnaryReactor* RequestRecords(grpc::CallbackServerContext* ctx, const v1::RequestRecordsRequest* req,
                                            v1::RequestRecordsResponse* resp) override;
@@ -54,13 +49,10 @@ class RecordService final : public v1::RecordService::CallbackService {
   // events to make durable before it is sent.
   std::vector<store::NewEvent> Fetch(const Plan& plan, v1::RequestRecordsResponse& resp);
 
-  // Threads for fetches that wait on an isolated host.
-  static constexpr int kFetchThreads = 8;
-
   store::Store& store_;
   const security::Authenticator& auth_;
+  Workers& workers_;
   const plugins::Adapters& adapters_;
-  std::unique_ptr<boost::asio::thread_pool> fetchers_;
 };
 
 }  // namespace accord::server

@@ -121,8 +121,8 @@ void InboxWaiters::CloseAll() {
 
 // ReferralService ---------------------------------------------------------------------------------
 
-ReferralService::ReferralService(store::Store& store, const security::Authenticator& auth, int max_page_size)
-    : store_(store), auth_(auth), max_page_size_(max_page_size) {}
+ReferralService::ReferralService(store::Store& store, const security::Authenticator& auth, Workers& workers, int max_page_size)
+    : store_(store), auth_(auth), workers_(workers), max_page_size_(max_page_size) {}
 
 void ReferralService::Shutdown() { waiters_.CloseAll(); }
 
@@ -601,7 +601,7 @@ absl::Status SetReferral(absl::StatusOr<v1::Referral> result, Resp* resp) {
 grpc::ServerUnaryReactor* ReferralService::WithdrawReferral(grpc::CallbackServerContext* ctx,
                                                             const v1::WithdrawReferralRequest* req,
                                                             v1::WithdrawReferralResponse* resp) {
-  return HandleUnary(ctx, auth_, kReferrers, "WithdrawReferral", [&](const security::Caller& caller) {
+  return HandleUnaryOn(workers_, ctx, auth_, kReferrers, "WithdrawReferral", [=, this](const security::Caller& caller) {
     domain::ReferralChange change;
     change.action = domain::ReferralAction::kWithdraw;
     change.withdraw_reason = req->reason();
@@ -612,7 +612,7 @@ grpc::ServerUnaryReactor* ReferralService::WithdrawReferral(grpc::CallbackServer
 grpc::ServerUnaryReactor* ReferralService::AcknowledgeDelivery(grpc::CallbackServerContext* ctx,
                                                                const v1::AcknowledgeDeliveryRequest* req,
                                                                v1::AcknowledgeDeliveryResponse* resp) {
-  return HandleUnary(ctx, auth_, kProviders, "AcknowledgeDelivery", [&](const security::Caller& caller) {
+  return HandleUnaryOn(workers_, ctx, auth_, kProviders, "AcknowledgeDelivery", [=, this](const security::Caller& caller) {
     domain::ReferralChange change;
     change.action = domain::ReferralAction::kAcknowledgeDelivery;
     return SetReferral(DoChange(caller, req->name(), change, "AcknowledgeDelivery"), resp);
@@ -622,7 +622,7 @@ grpc::ServerUnaryReactor* ReferralService::AcknowledgeDelivery(grpc::CallbackSer
 grpc::ServerUnaryReactor* ReferralService::AcceptReferral(grpc::CallbackServerContext* ctx,
                                                           const v1::AcceptReferralRequest* req,
                                                           v1::AcceptReferralResponse* resp) {
-  return HandleUnary(ctx, auth_, kProviders, "AcceptReferral", [&](const security::Caller& caller) {
+  return HandleUnaryOn(workers_, ctx, auth_, kProviders, "AcceptReferral", [=, this](const security::Caller& caller) {
     domain::ReferralChange change;
     change.action = domain::ReferralAction::kAccept;
     return SetReferral(DoChange(caller, req->name(), change, "AcceptReferral"), resp);
@@ -632,7 +632,7 @@ grpc::ServerUnaryReactor* ReferralService::AcceptReferral(grpc::CallbackServerCo
 grpc::ServerUnaryReactor* ReferralService::DeclineReferral(grpc::CallbackServerContext* ctx,
                                                            const v1::DeclineReferralRequest* req,
                                                            v1::DeclineReferralResponse* resp) {
-  return HandleUnary(ctx, auth_, kProviders, "DeclineReferral", [&](const security::Caller& caller) -> absl::Status {
+  return HandleUnaryOn(workers_, ctx, auth_, kProviders, "DeclineReferral", [=, this](const security::Caller& caller) -> absl::Status {
     domain::ReferralChange change;
     change.action = domain::ReferralAction::kDecline;
     if (req->has_decline()) {
@@ -649,7 +649,7 @@ grpc::ServerUnaryReactor* ReferralService::DeclineReferral(grpc::CallbackServerC
 grpc::ServerUnaryReactor* ReferralService::WaitlistReferral(grpc::CallbackServerContext* ctx,
                                                             const v1::WaitlistReferralRequest* req,
                                                             v1::WaitlistReferralResponse* resp) {
-  return HandleUnary(ctx, auth_, kProviders, "WaitlistReferral", [&](const security::Caller& caller) {
+  return HandleUnaryOn(workers_, ctx, auth_, kProviders, "WaitlistReferral", [=, this](const security::Caller& caller) {
     domain::ReferralChange change;
     change.action = domain::ReferralAction::kWaitlist;
     if (req->has_expected_wait()) change.expected_wait = domain::DurationFromProto(req->expected_wait());
@@ -661,7 +661,7 @@ grpc::ServerUnaryReactor* ReferralService::WaitlistReferral(grpc::CallbackServer
 grpc::ServerUnaryReactor* ReferralService::StartSupport(grpc::CallbackServerContext* ctx,
                                                         const v1::StartSupportRequest* req,
                                                         v1::StartSupportResponse* resp) {
-  return HandleUnary(ctx, auth_, kProviders, "StartSupport", [&](const security::Caller& caller) {
+  return HandleUnaryOn(workers_, ctx, auth_, kProviders, "StartSupport", [=, this](const security::Caller& caller) {
     domain::ReferralChange change;
     change.action = domain::ReferralAction::kStartSupport;
     return SetReferral(DoChange(caller, req->name(), change, "StartSupport"), resp);
@@ -671,7 +671,7 @@ grpc::ServerUnaryReactor* ReferralService::StartSupport(grpc::CallbackServerCont
 grpc::ServerUnaryReactor* ReferralService::CloseReferral(grpc::CallbackServerContext* ctx,
                                                          const v1::CloseReferralRequest* req,
                                                          v1::CloseReferralResponse* resp) {
-  return HandleUnary(ctx, auth_, kProviders, "CloseReferral", [&](const security::Caller& caller) {
+  return HandleUnaryOn(workers_, ctx, auth_, kProviders, "CloseReferral", [=, this](const security::Caller& caller) {
     domain::ReferralChange change;
     change.action = domain::ReferralAction::kClose;
     if (req->has_closure()) change.closure = domain::ClosureFromProto(req->closure());
@@ -684,8 +684,8 @@ grpc::ServerUnaryReactor* ReferralService::CloseReferral(grpc::CallbackServerCon
 grpc::ServerUnaryReactor* ReferralService::RecordOutcome(grpc::CallbackServerContext* ctx,
                                                          const v1::RecordOutcomeRequest* req,
                                                          v1::RecordOutcomeResponse* resp) {
-  return HandleUnary(ctx, auth_, kProviders, "RecordOutcome",
-                     [&](const security::Caller& caller) { return DoRecordOutcome(caller, *req, *resp); });
+  return HandleUnaryOn(workers_, ctx, auth_, kProviders, "RecordOutcome",
+                     [=, this](const security::Caller& caller) { return DoRecordOutcome(caller, *req, *resp); });
 }
 
 absl::Status ReferralService::DoRecordOutcome(const security::Caller& caller, const v1::RecordOutcomeRequest& req,

@@ -22,6 +22,7 @@
 #include "accord/v1/referral.grpc.pb.h"
 #include "hub/domain/referral.h"
 #include "hub/security/authenticator.h"
+#include "hub/server/workers.h"
 #include "hub/store/store.h"
 
 namespace accord::server {
@@ -57,7 +58,7 @@ class InboxWaiters {
 class ReferralService final : public v1::ReferralService::CallbackService {
  public:
   // Both must outlive the service.
-  ReferralService(store::Store& store, const security::Authenticator& auth, int max_page_size);
+  ReferralService(store::Store& store, const security::Authenticator& auth, Workers& workers, int max_page_size);
 
   // Ends every open WatchInbox stream with UNAVAILABLE, and any opened after: call before the
   // server shuts down so it need not wait out its grace period for them.
@@ -159,6 +160,7 @@ class ReferralService final : public v1::ReferralService::CallbackService {
 
   store::Store& store_;
   const security::Authenticator& auth_;
+  Workers& workers_;
   const int max_page_size_;
   InboxWaiters waiters_;
 };

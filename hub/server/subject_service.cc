@@ -75,8 +75,8 @@ absl::StatusOr<store::SubjectRecord> RecordFrom(const v1::ResolveSubjectRequest&
 
 }  // namespace
 
-SubjectService::SubjectService(store::Store& store, const security::Authenticator& auth)
-    : store_(store), auth_(auth) {}
+SubjectService::SubjectService(store::Store& store, const security::Authenticator& auth, Workers& workers)
+    : store_(store), auth_(auth), workers_(workers) {}
 
 absl::StatusOr<v1::Subject> SubjectService::View(const std::string& subject_id, const std::string& partner_id) {
   absl::StatusOr<store::SubjectRecord> record = store_.GetSubjectRecord(subject_id, partner_id);
@@ -89,8 +89,8 @@ absl::StatusOr<v1::Subject> SubjectService::View(const std::string& subject_id, 
 grpc::ServerUnaryReactor* SubjectService::ResolveSubject(grpc::CallbackServerContext* ctx,
                                                          const v1::ResolveSubjectRequest* req,
                                                          v1::ResolveSubjectResponse* resp) {
-  return HandleUnary(ctx, auth_, kHolders, "ResolveSubject",
-                     [&](const security::Caller& caller) { return DoResolve(caller, *req, *resp); });
+  return HandleUnaryOn(workers_, ctx, auth_, kHolders, "ResolveSubject",
+                     [=, this](const security::Caller& caller) { return DoResolve(caller, *req, *resp); });
 }
 
 absl::Status SubjectService::DoResolve(const security::Caller& caller, const v1::ResolveSubjectRequest& req,
@@ -147,8 +147,8 @@ grpc::ServerUnaryReactor* SubjectService::GetSubject(grpc::CallbackServerContext
 grpc::ServerUnaryReactor* SubjectService::LinkFamilyMember(grpc::CallbackServerContext* ctx,
                                                            const v1::LinkFamilyMemberRequest* req,
                                                            v1::LinkFamilyMemberResponse* resp) {
-  return HandleUnary(ctx, auth_, kHolders, "LinkFamilyMember",
-                     [&](const security::Caller& caller) { return DoLink(caller, *req, *resp); });
+  return HandleUnaryOn(workers_, ctx, auth_, kHolders, "LinkFamilyMember",
+                     [=, this](const security::Caller& caller) { return DoLink(caller, *req, *resp); });
 }
 
 absl::Status SubjectService::DoLink(const security::Caller& caller, const v1::LinkFamilyMemberRequest& req,

@@ -4,6 +4,7 @@
 
 #include "accord/v1/subject.grpc.pb.h"
 #include "hub/security/authenticator.h"
+#include "hub/server/workers.h"
 #include "hub/store/store.h"
 
 namespace accord::server {
@@ -11,7 +12,7 @@ namespace accord::server {
 class SubjectService final : public v1::SubjectService::CallbackService {
  public:
   // Both must outlive the service.
-  SubjectService(store::Store& store, const security::Authenticator& auth);
+  SubjectService(store::Store& store, const security::Authenticator& auth, Workers& workers);
 
   grpc::ServerUnaryReactor* ResolveSubject(grpc::CallbackServerContext* ctx, const v1::ResolveSubjectRequest* req,
                                            v1::ResolveSubjectResponse* resp) override;
@@ -31,6 +32,7 @@ class SubjectService final : public v1::SubjectService::CallbackService {
 
   store::Store& store_;
   const security::Authenticator& auth_;
+  Workers& workers_;
 };
 
 }  // namespace accord::server

@@ -8,6 +8,7 @@
 #include "hub/log/log.h"
 #include "hub/security/authenticator.h"
 #include "hub/server/convert.h"
+#include "hub/server/workers.h"
 
 namespace accord::server {
 
@@ -29,6 +30,25 @@ grpc::ServerUnaryReactor* HandleUnary(grpc::CallbackServerContext* ctx, const se
   if (status.ok()) status = body(*caller);
   if (!status.ok()) LogRefusal(method, caller.ok() ? caller->partner.id : std::string("-"), status);
   reactor->Finish(ToGrpc(status));
+  return reactor;
+}
+
+// As HandleUnary, with the whole call — authentication, body, finish — run on `workers`: for
+// handlers that wait on a durable write (or anything else slow). `body` is copied to another
+// thread, so it must capture by value (the request, response and context pointers stay valid
+// until the call finishes).
+template <typename Body>
+grpc::ServerUnaryReactor* HandleUnaryOn(Workers& workers, grpc::CallbackServerContext* ctx,
+                                        const security::Authenticator& auth, std::initializer_list<domain::Role> roles,
+                                        const char* method, Body body) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  workers.Post([reactor, ctx, &auth, roles = std::vector<domain::Role>(roles), method, body = std::move(body)] {
+    absl::StatusOr<security::Caller> caller = auth.Authenticate(*ctx->auth_context());
+    absl::Status status = caller.ok() ? security::RequireRole(*caller, roles) : caller.status();
+    if (status.ok()) status = body(*caller);
+    if (!status.ok()) LogRefusal(method, caller.ok() ? caller->partner.id : std::string("-"), status);
+    reactor->Finish(ToGrpc(status));
+  });
   return reactor;
 }
 

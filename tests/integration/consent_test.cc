@@ -2,8 +2,11 @@
 // very next decision, expiry, one partner's consent not covering another of the same sector,
 // category-by-category minimisation, safeguarding, and every refusal.
 #include <grpcpp/grpcpp.h>
+#include <sqlite3.h>
 
 #include <fstream>
+#include <future>
+#include <thread>
 
 #include "absl/time/clock.h"
 #include "accord/v1/consent.grpc.pb.h"
@@ -131,6 +134,39 @@ class ConsentTest : public ::testing::Test {
 void ExpectInvalid(const grpc::Status& s, const std::string& field) {
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
   EXPECT_EQ(s.error_message().rfind(field, 0), 0u) << "want " << field << " first in: " << s.error_message();
+}
+
+// A write that cannot commit — here another process holds the database's write lock, as a long
+// `accordctl subject erase --expired` sweep would — holds up the writes waiting for it, not the
+// hub: writes wait on worker threads, so decisions are answered meanwhile, and the writes complete
+// once the lock is released. (Waiting on gRPC's callback threads, two such writes held every one
+// of them on a 2-core machine, and every other call waited for the lock too.)
+TEST_F(ConsentTest, AStalledWriteHoldsUpOnlyTheWritesWaitingForIt) {
+  const int before = ConsentCount();
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open_v2((hub_.data_dir() / "accord.db").c_str(), &db, SQLITE_OPEN_READWRITE, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+  std::vector<std::future<grpc::Status>> writes;
+  for (int i = 0; i < 4; ++i) {
+    writes.push_back(std::async(std::launch::async, [this] {
+      grpc::Status s;
+      Record(*school_, ConsentTo("partners/camhs", {v1::DATA_CATEGORY_IDENTITY}), &s);
+      return s;
+    }));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the writes wait for the lock now
+  for (int i = 0; i < 3; ++i) Check(*school_, "partners/camhs", {v1::DATA_CATEGORY_IDENTITY});
+  for (auto& w : writes) {
+    EXPECT_NE(w.wait_for(std::chrono::seconds(0)), std::future_status::ready)
+        << "a write finished before the lock was released";
+  }
+  ASSERT_EQ(sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  for (auto& w : writes) {
+    grpc::Status s = w.get();
+    EXPECT_TRUE(s.ok()) << s.error_message();
+  }
+  EXPECT_EQ(ConsentCount(), before + 4);
 }
 
 TEST_F(ConsentTest, RecordedConsentComesWithAReceiptAnyoneCanVerify) {
