@@ -92,7 +92,7 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(const std::filesyst
   sqlite3_busy_timeout(db, 5000);
   // journal_mode=WAL reads the file: a corrupt or foreign file fails here, with its name.
   std::string pragmas = writable ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA secure_delete=ON;"
-                                   "PRAGMA cache_size=-65536; PRAGMA wal_autocheckpoint=16384; PRAGMA temp_store=MEMORY;"
+                                   "PRAGMA cache_size=-65536; PRAGMA wal_autocheckpoint=1000; PRAGMA temp_store=MEMORY;"
                                  : "PRAGMA foreign_keys=ON; PRAGMA schema_version;";
   if (absl::Status s = conn->Exec(pragmas); !s.ok()) {
     return absl::Status(s.code(), absl::StrCat("database ", file.string(), ": ", s.message()));

@@ -187,6 +187,11 @@ class SqliteStore final : public Store {
  public:
   SqliteStore(std::filesystem::path file, std::unique_ptr<Connection> writer, audit::TreeBuilder tree)
       : file_(std::move(file)), read_hashes_(*this), writer_(std::move(writer)), tree_(std::move(tree)) {
+    // The writer does not checkpoint (copy the WAL into the database file, then fsync it): that
+    // took tens of milliseconds every few seconds under load, and every commit waited for it. It
+    // only asks; the checkpointer thread does it on its own connection, beside the writer.
+    sqlite3_wal_hook(writer_->raw(), &SqliteStore::AfterCommit, this);
+    checkpoint_thread_ = std::thread([this] { CheckpointLoop(); });
     writer_thread_ = std::thread([this] { WriterLoop(); });
     completion_thread_ = std::thread([this] { CompletionLoop(); });
   }
@@ -202,6 +207,11 @@ class SqliteStore final : public Store {
       completions_stopping_ = true;
     }
     completion_thread_.join();  // runs every completion first
+    {
+      absl::MutexLock lock(&checkpoint_mu_);
+      checkpoint_stopping_ = true;
+    }
+    checkpoint_thread_.join();
   }
 
   absl::Status CreatePartner(const Partner& partner) override {
@@ -1617,6 +1627,41 @@ class SqliteStore final : public Store {
     }
   }
 
+  // Called by SQLite on the writer thread after each commit, with the WAL's length in pages.
+  static int AfterCommit(void* self, sqlite3*, const char*, int wal_pages) {
+    if (wal_pages >= kCheckpointPages) {
+      SqliteStore* store = static_cast<SqliteStore*>(self);
+      absl::MutexLock lock(&store->checkpoint_mu_);
+      store->checkpoint_wanted_ = true;
+    }
+    return SQLITE_OK;
+  }
+
+  // Copies the WAL back into the database file when the writer asks, without blocking it (a
+  // PASSIVE checkpoint: as far as no reader still needs; the writer restarts the WAL from its
+  // beginning once all of it was copied).
+  void CheckpointLoop() {
+    std::unique_ptr<Connection> conn;
+    for (;;) {
+      {
+        absl::MutexLock lock(&checkpoint_mu_);
+        checkpoint_mu_.Await(absl::Condition(
+            +[](SqliteStore* self) ABSL_SHARED_LOCKS_REQUIRED(self->checkpoint_mu_) {
+              return self->checkpoint_stopping_ || self->checkpoint_wanted_;
+            },
+            this));
+        if (checkpoint_stopping_) return;  // closing the last connection checkpoints
+        checkpoint_wanted_ = false;
+      }
+      if (!conn) {
+        auto opened = Connection::Open(file_, /*writable=*/true);
+        if (!opened.ok()) continue;  // asked again after the next commits
+        conn = std::move(*opened);
+      }
+      (void)sqlite3_wal_checkpoint_v2(conn->raw(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    }
+  }
+
   // Runs the asynchronous callers' completions, so that the writer goes on to the next batch.
   void CompletionLoop() {
     for (;;) {
@@ -1840,6 +1885,12 @@ class SqliteStore final : public Store {
   bool completions_stopping_ ABSL_GUARDED_BY(completion_mu_) = false;
   std::thread completion_thread_;
   std::thread writer_thread_;
+  // The WAL's length (4 KB pages) at which the writer asks for a checkpoint.
+  static constexpr int kCheckpointPages = 16384;
+  absl::Mutex checkpoint_mu_;
+  bool checkpoint_wanted_ ABSL_GUARDED_BY(checkpoint_mu_) = false;
+  bool checkpoint_stopping_ ABSL_GUARDED_BY(checkpoint_mu_) = false;
+  std::thread checkpoint_thread_;
   absl::Mutex pool_mu_;
   std::vector<std::unique_ptr<Connection>> pool_ ABSL_GUARDED_BY(pool_mu_);
 };
