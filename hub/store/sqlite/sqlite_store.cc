@@ -1627,12 +1627,20 @@ class SqliteStore final : public Store {
     }
   }
 
-  // Called by SQLite on the writer thread after each commit, with the WAL's length in pages.
-  static int AfterCommit(void* self, sqlite3*, const char*, int wal_pages) {
-    if (wal_pages >= kCheckpointPages) {
-      SqliteStore* store = static_cast<SqliteStore*>(self);
+  // Called by SQLite on the writer thread after each commit, with the WAL's length in pages. Past
+  // kCheckpointPages it asks the checkpointer. The WAL starts again from its beginning only once a
+  // checkpoint has copied all of it, which one running beside a busy writer never does: so past
+  // twice that length the writer checkpoints too — copying only what the checkpointer has not —
+  // and the next write restarts the WAL.
+  static int AfterCommit(void* self, sqlite3* db, const char*, int wal_pages) {
+    if (wal_pages < kCheckpointPages) return SQLITE_OK;
+    SqliteStore* store = static_cast<SqliteStore*>(self);
+    {
       absl::MutexLock lock(&store->checkpoint_mu_);
       store->checkpoint_wanted_ = true;
+    }
+    if (wal_pages >= 2 * kCheckpointPages) {
+      (void)sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
     }
     return SQLITE_OK;
   }
