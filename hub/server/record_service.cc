@@ -1,7 +1,6 @@
 #include "hub/server/record_service.h"
 
 #include <algorithm>
-#include <map>
 #include <set>
 
 #include "absl/strings/str_cat.h"

@@ -21,15 +21,22 @@ inline void LogRefusal(const char* method, const std::string& caller_id, const a
                             {"message", std::string(status.message())}});
 }
 
+// Authenticates, authorizes, runs `body` and finishes the call with its status.
 template <typename Body>
-grpc::ServerUnaryReactor* HandleUnary(grpc::CallbackServerContext* ctx, const security::Authenticator& auth,
-                                      std::initializer_list<domain::Role> roles, const char* method, Body&& body) {
-  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+void RunUnary(grpc::ServerUnaryReactor* reactor, grpc::CallbackServerContext* ctx, const security::Authenticator& auth,
+              absl::Span<const domain::Role> roles, const char* method, Body& body) {
   absl::StatusOr<security::Caller> caller = auth.Authenticate(*ctx->auth_context());
   absl::Status status = caller.ok() ? security::RequireRole(*caller, roles) : caller.status();
   if (status.ok()) status = body(*caller);
   if (!status.ok()) LogRefusal(method, caller.ok() ? caller->partner.id : std::string("-"), status);
   reactor->Finish(ToGrpc(status));
+}
+
+template <typename Body>
+grpc::ServerUnaryReactor* HandleUnary(grpc::CallbackServerContext* ctx, const security::Authenticator& auth,
+                                      std::initializer_list<domain::Role> roles, const char* method, Body&& body) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  RunUnary(reactor, ctx, auth, roles, method, body);
   return reactor;
 }
 
@@ -42,12 +49,8 @@ grpc::ServerUnaryReactor* HandleUnaryOn(Workers& workers, grpc::CallbackServerCo
                                         const security::Authenticator& auth, std::initializer_list<domain::Role> roles,
                                         const char* method, Body body) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  workers.Post([reactor, ctx, &auth, roles = std::vector<domain::Role>(roles), method, body = std::move(body)] {
-    absl::StatusOr<security::Caller> caller = auth.Authenticate(*ctx->auth_context());
-    absl::Status status = caller.ok() ? security::RequireRole(*caller, roles) : caller.status();
-    if (status.ok()) status = body(*caller);
-    if (!status.ok()) LogRefusal(method, caller.ok() ? caller->partner.id : std::string("-"), status);
-    reactor->Finish(ToGrpc(status));
+  workers.Post([reactor, ctx, &auth, roles = std::vector<domain::Role>(roles), method, body = std::move(body)]() mutable {
+    RunUnary(reactor, ctx, auth, roles, method, body);
   });
   return reactor;
 }
