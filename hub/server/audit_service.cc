@@ -34,9 +34,13 @@ absl::StatusOr<std::string> OptionalPartner(const std::string& name, absl::strin
 
 }  // namespace
 
-AuditService::AuditService(store::Store& store, const security::Authenticator& auth, Workers& workers, audit::SigningKey signing_key,
-                           int max_page_size)
-    : store_(store), auth_(auth), workers_(workers), signing_key_(std::move(signing_key)), max_page_size_(max_page_size) {}
+AuditService::AuditService(store::Store& store, const security::Authenticator& auth, Workers& workers,
+                           audit::SigningKey signing_key, int max_page_size)
+    : store_(store),
+      auth_(auth),
+      workers_(workers),
+      signing_key_(std::move(signing_key)),
+      max_page_size_(max_page_size) {}
 
 absl::Status AuditService::LogRead(const security::Caller& caller, const char* method, const std::string& subject_id) {
   store::NewEvent e;
@@ -84,7 +88,7 @@ grpc::ServerUnaryReactor* AuditService::QueryEvents(grpc::CallbackServerContext*
                                                     const v1::QueryEventsRequest* req,
                                                     v1::QueryEventsResponse* resp) {
   return HandleUnaryOn(workers_, ctx, auth_, kDpo, "QueryEvents",
-                     [=, this](const security::Caller& caller) { return DoQuery(caller, *req, *resp); });
+                       [=, this](const security::Caller& caller) { return DoQuery(caller, *req, *resp); });
 }
 
 absl::Status AuditService::DoQuery(const security::Caller& caller, const v1::QueryEventsRequest& req,
@@ -138,7 +142,7 @@ grpc::ServerUnaryReactor* AuditService::GetSubjectReport(grpc::CallbackServerCon
                                                          const v1::GetSubjectReportRequest* req,
                                                          v1::GetSubjectReportResponse* resp) {
   return HandleUnaryOn(workers_, ctx, auth_, kDpo, "GetSubjectReport",
-                     [=, this](const security::Caller& caller) { return DoReport(caller, *req, *resp); });
+                       [=, this](const security::Caller& caller) { return DoReport(caller, *req, *resp); });
 }
 
 absl::Status AuditService::DoReport(const security::Caller& caller, const v1::GetSubjectReportRequest& req,
@@ -190,7 +194,8 @@ absl::Status AuditService::DoReport(const security::Caller& caller, const v1::Ge
 
 grpc::ServerUnaryReactor* AuditService::GetTreeHead(grpc::CallbackServerContext* ctx, const v1::GetTreeHeadRequest*,
                                                     v1::GetTreeHeadResponse* resp) {
-  return HandleUnaryOn(workers_, ctx, auth_, kDpo, "GetTreeHead", [=, this](const security::Caller& caller) -> absl::Status {
+  return HandleUnaryOn(workers_, ctx, auth_, kDpo, "GetTreeHead",
+                       [=, this](const security::Caller& caller) -> absl::Status {
     if (absl::Status s = LogRead(caller, "GetTreeHead", ""); !s.ok()) return s;
     absl::StatusOr<v1::SignedTreeHead> head = SignCurrentHead();
     if (!head.ok()) return head.status();
@@ -202,7 +207,8 @@ grpc::ServerUnaryReactor* AuditService::GetTreeHead(grpc::CallbackServerContext*
 grpc::ServerUnaryReactor* AuditService::GetInclusionProof(grpc::CallbackServerContext* ctx,
                                                           const v1::GetInclusionProofRequest* req,
                                                           v1::GetInclusionProofResponse* resp) {
-  return HandleUnaryOn(workers_, ctx, auth_, kDpo, "GetInclusionProof", [=, this](const security::Caller& caller) -> absl::Status {
+  return HandleUnaryOn(workers_, ctx, auth_, kDpo, "GetInclusionProof",
+                       [=, this](const security::Caller& caller) -> absl::Status {
     absl::StatusOr<uint64_t> log_size = store_.LogSize();
     if (!log_size.ok()) return log_size.status();
     uint64_t size = req->tree_size() == 0 ? *log_size : req->tree_size();
@@ -224,7 +230,8 @@ grpc::ServerUnaryReactor* AuditService::GetInclusionProof(grpc::CallbackServerCo
 grpc::ServerUnaryReactor* AuditService::GetConsistencyProof(grpc::CallbackServerContext* ctx,
                                                             const v1::GetConsistencyProofRequest* req,
                                                             v1::GetConsistencyProofResponse* resp) {
-  return HandleUnaryOn(workers_, ctx, auth_, kDpo, "GetConsistencyProof", [=, this](const security::Caller& caller) -> absl::Status {
+  return HandleUnaryOn(workers_, ctx, auth_, kDpo, "GetConsistencyProof",
+                       [=, this](const security::Caller& caller) -> absl::Status {
     absl::StatusOr<uint64_t> log_size = store_.LogSize();
     if (!log_size.ok()) return log_size.status();
     uint64_t second = req->second_tree_size() == 0 ? *log_size : req->second_tree_size();

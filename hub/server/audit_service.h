@@ -14,8 +14,8 @@ namespace accord::server {
 class AuditService final : public v1::AuditService::CallbackService {
  public:
   // Everything passed in must outlive the service; `signing_key` signs tree heads.
-  AuditService(store::Store& store, const security::Authenticator& auth, Workers& workers, audit::SigningKey signing_key,
-               int max_page_size);
+  AuditService(store::Store& store, const security::Authenticator& auth, Workers& workers,
+               audit::SigningKey signing_key, int max_page_size);
 
   grpc::ServerUnaryReactor* QueryEvents(grpc::CallbackServerContext* ctx, const v1::QueryEventsRequest* req,
                                         v1::QueryEventsResponse* resp) override;

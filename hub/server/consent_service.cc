@@ -50,7 +50,7 @@ grpc::ServerUnaryReactor* ConsentService::RecordConsent(grpc::CallbackServerCont
                                                         const v1::RecordConsentRequest* req,
                                                         v1::RecordConsentResponse* resp) {
   return HandleUnaryOn(workers_, ctx, auth_, kHolders, "RecordConsent",
-                     [=, this](const security::Caller& caller) { return DoRecord(caller, *req, *resp); });
+                       [=, this](const security::Caller& caller) { return DoRecord(caller, *req, *resp); });
 }
 
 absl::Status ConsentService::DoRecord(const security::Caller& caller, const v1::RecordConsentRequest& req,
@@ -94,7 +94,7 @@ grpc::ServerUnaryReactor* ConsentService::WithdrawConsent(grpc::CallbackServerCo
                                                           const v1::WithdrawConsentRequest* req,
                                                           v1::WithdrawConsentResponse* resp) {
   return HandleUnaryOn(workers_, ctx, auth_, kHolders, "WithdrawConsent",
-                     [=, this](const security::Caller& caller) { return DoWithdraw(caller, *req, *resp); });
+                       [=, this](const security::Caller& caller) { return DoWithdraw(caller, *req, *resp); });
 }
 
 absl::Status ConsentService::DoWithdraw(const security::Caller& caller, const v1::WithdrawConsentRequest& req,

@@ -14,7 +14,8 @@ namespace accord::server {
 class ConsentService final : public v1::ConsentService::CallbackService {
  public:
   // Everything passed in must outlive the service; `signing_key` signs consent receipts.
-  ConsentService(store::Store& store, const security::Authenticator& auth, Workers& workers, audit::SigningKey signing_key);
+  ConsentService(store::Store& store, const security::Authenticator& auth, Workers& workers,
+                 audit::SigningKey signing_key);
 
   grpc::ServerUnaryReactor* RecordConsent(grpc::CallbackServerContext* ctx, const v1::RecordConsentRequest* req,
                                           v1::RecordConsentResponse* resp) override;

@@ -42,14 +42,15 @@ v1::ServiceMatch ToProto(const domain::ServiceMatch& m, const domain::Service& s
 
 }  // namespace
 
-DirectoryService::DirectoryService(store::Store& store, const security::Authenticator& auth, Workers& workers, int max_page_size)
+DirectoryService::DirectoryService(store::Store& store, const security::Authenticator& auth, Workers& workers,
+                                   int max_page_size)
     : store_(store), auth_(auth), workers_(workers), max_page_size_(max_page_size) {}
 
 grpc::ServerUnaryReactor* DirectoryService::PublishService(grpc::CallbackServerContext* ctx,
                                                            const v1::PublishServiceRequest* req,
                                                            v1::PublishServiceResponse* resp) {
   return HandleUnaryOn(workers_, ctx, auth_, kProviders, "PublishService",
-                     [=, this](const security::Caller& caller) { return DoPublish(caller, *req, *resp); });
+                       [=, this](const security::Caller& caller) { return DoPublish(caller, *req, *resp); });
 }
 
 absl::Status DirectoryService::DoPublish(const security::Caller& caller, const v1::PublishServiceRequest& req,
@@ -74,7 +75,7 @@ grpc::ServerUnaryReactor* DirectoryService::UpdateAvailability(grpc::CallbackSer
                                                                const v1::UpdateAvailabilityRequest* req,
                                                                v1::UpdateAvailabilityResponse* resp) {
   return HandleUnaryOn(workers_, ctx, auth_, kProviders, "UpdateAvailability",
-                     [=, this](const security::Caller& caller) -> absl::Status {
+                       [=, this](const security::Caller& caller) -> absl::Status {
                        absl::StatusOr<std::string> id = domain::ParseServiceName(req->name(), "name");
                        if (!id.ok()) return id.status();
                        if (!req->has_availability()) return absl::InvalidArgumentError("availability: is required");

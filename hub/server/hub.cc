@@ -163,7 +163,8 @@ absl::StatusOr<std::unique_ptr<Hub>> Hub::Start(const config::v1::HubConfig& con
   parts->auth = std::make_unique<security::Authenticator>(*parts->store, std::move(*verifier));
   parts->workers = std::make_unique<Workers>(kWorkerThreads);
   parts->partner_admin = std::make_unique<PartnerAdminService>(
-      *parts->store, *parts->auth, *parts->workers, parts->ca ? &*parts->ca : nullptr, static_cast<int>(config.limits().max_page_size()));
+      *parts->store, *parts->auth, *parts->workers, parts->ca ? &*parts->ca : nullptr,
+      static_cast<int>(config.limits().max_page_size()));
   parts->subjects = std::make_unique<SubjectService>(*parts->store, *parts->auth, *parts->workers);
   parts->consents = std::make_unique<ConsentService>(*parts->store, *parts->auth, *parts->workers, *signing_key);
   parts->audit = std::make_unique<AuditService>(*parts->store, *parts->auth, *parts->workers, std::move(*signing_key),

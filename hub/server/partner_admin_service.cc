@@ -23,7 +23,7 @@ grpc::ServerUnaryReactor* PartnerAdminService::RegisterPartner(grpc::CallbackSer
                                                                const v1::RegisterPartnerRequest* req,
                                                                v1::RegisterPartnerResponse* resp) {
   return HandleUnaryOn(workers_, ctx, auth_, kAdmin, "RegisterPartner",
-                     [=, this](const security::Caller& caller) { return DoRegisterPartner(caller, *req, *resp); });
+                       [=, this](const security::Caller& caller) { return DoRegisterPartner(caller, *req, *resp); });
 }
 
 absl::Status PartnerAdminService::DoRegisterPartner(const security::Caller& caller,
@@ -125,7 +125,7 @@ grpc::ServerUnaryReactor* PartnerAdminService::CreateSharingAgreement(grpc::Call
                                                                       const v1::CreateSharingAgreementRequest* req,
                                                                       v1::CreateSharingAgreementResponse* resp) {
   return HandleUnaryOn(workers_, ctx, auth_, kAdmin, "CreateSharingAgreement",
-                     [=, this](const security::Caller& caller) { return DoCreateAgreement(caller, *req, *resp); });
+                       [=, this](const security::Caller& caller) { return DoCreateAgreement(caller, *req, *resp); });
 }
 
 absl::Status PartnerAdminService::DoCreateAgreement(const security::Caller& caller,

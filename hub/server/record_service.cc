@@ -39,7 +39,8 @@ grpc::ServerUnaryReactor* RecordService::RequestRecords(grpc::CallbackServerCont
   // The caller's identity and everything the decisions rest on are read together, in one state
   // of the store; Plan ends the snapshot.
   std::unique_ptr<store::Store::ReadSnapshot> snapshot = store_.SnapshotReads();
-  return HandleUnaryLater(ctx, auth_, kRequesters, "RequestRecords", [&](const security::Caller& caller, Finish finish) {
+  return HandleUnaryLater(ctx, auth_, kRequesters, "RequestRecords",
+                          [&](const security::Caller& caller, Finish finish) {
     absl::StatusOr<Plan> plan = MakePlan(*ctx, caller, *req, snapshot);
     if (!plan.ok()) return finish(plan.status());
     const bool waits = std::any_of(plan->parts.begin(), plan->parts.end(),

@@ -20,7 +20,8 @@ namespace accord::server {
 class RecordService final : public v1::RecordService::CallbackService {
  public:
   // Everything passed in must outlive the service.
-  RecordService(store::Store& store, const security::Authenticator& auth, Workers& workers, const plugins::Adapters& adapters);
+  RecordService(store::Store& store, const security::Authenticator& auth, Workers& workers,
+                const plugins::Adapters& adapters);
 
   grpc::ServerUnaryReactor* RequestRecords(grpc::CallbackServerContext* ctx, const v1::RequestRecordsRequest* req,
                                            v1::RequestRecordsResponse* resp) override;

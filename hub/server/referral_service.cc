@@ -121,7 +121,8 @@ void InboxWaiters::CloseAll() {
 
 // ReferralService ---------------------------------------------------------------------------------
 
-ReferralService::ReferralService(store::Store& store, const security::Authenticator& auth, Workers& workers, int max_page_size)
+ReferralService::ReferralService(store::Store& store, const security::Authenticator& auth, Workers& workers,
+                                 int max_page_size)
     : store_(store), auth_(auth), workers_(workers), max_page_size_(max_page_size) {}
 
 void ReferralService::Shutdown() { waiters_.CloseAll(); }
@@ -612,7 +613,8 @@ grpc::ServerUnaryReactor* ReferralService::WithdrawReferral(grpc::CallbackServer
 grpc::ServerUnaryReactor* ReferralService::AcknowledgeDelivery(grpc::CallbackServerContext* ctx,
                                                                const v1::AcknowledgeDeliveryRequest* req,
                                                                v1::AcknowledgeDeliveryResponse* resp) {
-  return HandleUnaryOn(workers_, ctx, auth_, kProviders, "AcknowledgeDelivery", [=, this](const security::Caller& caller) {
+  return HandleUnaryOn(workers_, ctx, auth_, kProviders, "AcknowledgeDelivery",
+                       [=, this](const security::Caller& caller) {
     domain::ReferralChange change;
     change.action = domain::ReferralAction::kAcknowledgeDelivery;
     return SetReferral(DoChange(caller, req->name(), change, "AcknowledgeDelivery"), resp);
@@ -632,7 +634,8 @@ grpc::ServerUnaryReactor* ReferralService::AcceptReferral(grpc::CallbackServerCo
 grpc::ServerUnaryReactor* ReferralService::DeclineReferral(grpc::CallbackServerContext* ctx,
                                                            const v1::DeclineReferralRequest* req,
                                                            v1::DeclineReferralResponse* resp) {
-  return HandleUnaryOn(workers_, ctx, auth_, kProviders, "DeclineReferral", [=, this](const security::Caller& caller) -> absl::Status {
+  return HandleUnaryOn(workers_, ctx, auth_, kProviders, "DeclineReferral",
+                       [=, this](const security::Caller& caller) -> absl::Status {
     domain::ReferralChange change;
     change.action = domain::ReferralAction::kDecline;
     if (req->has_decline()) {
@@ -685,7 +688,7 @@ grpc::ServerUnaryReactor* ReferralService::RecordOutcome(grpc::CallbackServerCon
                                                          const v1::RecordOutcomeRequest* req,
                                                          v1::RecordOutcomeResponse* resp) {
   return HandleUnaryOn(workers_, ctx, auth_, kProviders, "RecordOutcome",
-                     [=, this](const security::Caller& caller) { return DoRecordOutcome(caller, *req, *resp); });
+                       [=, this](const security::Caller& caller) { return DoRecordOutcome(caller, *req, *resp); });
 }
 
 absl::Status ReferralService::DoRecordOutcome(const security::Caller& caller, const v1::RecordOutcomeRequest& req,

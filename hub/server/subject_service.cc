@@ -90,7 +90,7 @@ grpc::ServerUnaryReactor* SubjectService::ResolveSubject(grpc::CallbackServerCon
                                                          const v1::ResolveSubjectRequest* req,
                                                          v1::ResolveSubjectResponse* resp) {
   return HandleUnaryOn(workers_, ctx, auth_, kHolders, "ResolveSubject",
-                     [=, this](const security::Caller& caller) { return DoResolve(caller, *req, *resp); });
+                       [=, this](const security::Caller& caller) { return DoResolve(caller, *req, *resp); });
 }
 
 absl::Status SubjectService::DoResolve(const security::Caller& caller, const v1::ResolveSubjectRequest& req,
@@ -148,7 +148,7 @@ grpc::ServerUnaryReactor* SubjectService::LinkFamilyMember(grpc::CallbackServerC
                                                            const v1::LinkFamilyMemberRequest* req,
                                                            v1::LinkFamilyMemberResponse* resp) {
   return HandleUnaryOn(workers_, ctx, auth_, kHolders, "LinkFamilyMember",
-                     [=, this](const security::Caller& caller) { return DoLink(caller, *req, *resp); });
+                       [=, this](const security::Caller& caller) { return DoLink(caller, *req, *resp); });
 }
 
 absl::Status SubjectService::DoLink(const security::Caller& caller, const v1::LinkFamilyMemberRequest& req,

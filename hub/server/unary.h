@@ -49,9 +49,8 @@ grpc::ServerUnaryReactor* HandleUnaryOn(Workers& workers, grpc::CallbackServerCo
                                         const security::Authenticator& auth, std::initializer_list<domain::Role> roles,
                                         const char* method, Body body) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  workers.Post([reactor, ctx, &auth, roles = std::vector<domain::Role>(roles), method, body = std::move(body)]() mutable {
-    RunUnary(reactor, ctx, auth, roles, method, body);
-  });
+  workers.Post([reactor, ctx, &auth, roles = std::vector<domain::Role>(roles), method,
+                body = std::move(body)]() mutable { RunUnary(reactor, ctx, auth, roles, method, body); });
   return reactor;
 }
 
