@@ -224,10 +224,17 @@ grpc::ServerUnaryReactor* ReferralService::SubmitReferral(grpc::CallbackServerCo
   // the store, before the write.
   std::unique_ptr<store::Store::ReadSnapshot> snapshot = store_.SnapshotReads();
   return HandleUnaryLater(ctx, auth_, kParties, "SubmitReferral", [&](const security::Caller& caller, Finish finish) {
-    absl::StatusOr<std::optional<Submission>> submission = PrepareSubmit(caller, *req, *resp, snapshot);
+    absl::StatusOr<std::optional<Submission>> submission = PrepareSubmit(caller, *req, *resp);
     snapshot.reset();
     if (!submission.ok()) return finish(submission.status());
     if (!submission->has_value()) return finish(absl::OkStatus());  // a retry, answered with the original
+    if (absl::Status refusal = (*submission)->refusal; !refusal.ok()) {
+      store_.AppendEventsLater(std::move((*submission)->events),
+                               [finish, refusal](absl::StatusOr<std::vector<uint64_t>> logged) {
+                                 finish(logged.ok() ? refusal : logged.status());
+                               });
+      return;
+    }
     // The referral, its history, inbox items and events in one durable transaction; the gRPC
     // thread is free meanwhile and the answer goes out once it is durable.
     std::vector<std::string> woken;
@@ -263,8 +270,7 @@ grpc::ServerUnaryReactor* ReferralService::SubmitReferral(grpc::CallbackServerCo
 }
 
 absl::StatusOr<std::optional<ReferralService::Submission>> ReferralService::PrepareSubmit(
-    const security::Caller& caller, const v1::SubmitReferralRequest& req, v1::SubmitReferralResponse& resp,
-    std::unique_ptr<store::Store::ReadSnapshot>& snapshot) {
+    const security::Caller& caller, const v1::SubmitReferralRequest& req, v1::SubmitReferralResponse& resp) {
   // 1. The request's own fields.
   if (!req.has_referral()) return absl::InvalidArgumentError("referral: is required");
   const v1::Referral& in = req.referral();
@@ -392,12 +398,12 @@ absl::StatusOr<std::optional<ReferralService::Submission>> ReferralService::Prep
   if (!decided.ok()) return decided.status();
   const auto& [request, decision] = *decided;
   if (!decision.AllAllowed()) {
-    snapshot.reset();  // no read transaction held while the refusal becomes durable
-    std::vector<store::NewEvent> refusal = {DecisionEvent(request, decision, "ReferralService/SubmitReferral")};
-    absl::StatusOr<std::vector<uint64_t>> logged = store_.AppendEvents(std::move(refusal));
-    if (!logged.ok()) return logged.status();
-    return absl::PermissionDeniedError(
+    // Nothing is stored but the refusal, logged before the caller is told.
+    Submission refused;
+    refused.events = {DecisionEvent(request, decision, "ReferralService/SubmitReferral")};
+    refused.refusal = absl::PermissionDeniedError(
         absl::StrCat("referral.data_categories: sharing refused; nothing was sent: ", RefusalText(decision)));
+    return refused;
   }
 
   // 4. Other open referrals of the child: each side is told of the other where the decision allows.
@@ -436,7 +442,7 @@ absl::StatusOr<std::optional<ReferralService::Submission>> ReferralService::Prep
   r.history = {domain::StateChange{v1::REFERRAL_STATE_SUBMITTED, caller.partner.id, now}};
   r.create_time = now;
   r.update_time = now;
-  return Submission{std::move(r), std::move(events), std::move(notices)};
+  return Submission{std::move(r), std::move(events), std::move(notices), absl::OkStatus()};
 }
 
 // Reads -------------------------------------------------------------------------------------------

@@ -105,18 +105,19 @@ class ReferralService final : public v1::ReferralService::CallbackService {
  private:
   class InboxReactor;
 
-  // A new referral, decided and ready to be written with its events and inbox notices.
+  // A new referral, decided and ready to be written with its events and inbox notices — or, when
+  // `refusal` is set, refused: then `events` is the refusal to log and nothing else is written.
   struct Submission {
     domain::Referral referral;
     std::vector<store::NewEvent> events;
     std::vector<store::InboxNotice> notices;
+    absl::Status refusal;
   };
-  // Validates and decides a submission. Nothing to write (nullopt) when it is a retry of one made
-  // before: `resp` then holds the original. Ends `snapshot` before logging a refusal.
+  // Validates and decides a submission; only reads. Nothing to write (nullopt) when it is a retry
+  // of one made before: `resp` then holds the original.
   absl::StatusOr<std::optional<Submission>> PrepareSubmit(const security::Caller& caller,
                                                           const v1::SubmitReferralRequest& req,
-                                                          v1::SubmitReferralResponse& resp,
-                                                          std::unique_ptr<store::Store::ReadSnapshot>& snapshot);
+                                                          v1::SubmitReferralResponse& resp);
   // The state changes: validate, check the caller is a party, decide whether the other party may
   // be told, then one store transaction.
   absl::StatusOr<v1::Referral> DoChange(const security::Caller& caller, const std::string& name,
